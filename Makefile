@@ -1,0 +1,37 @@
+# Two commands a fresh machine needs: `make serve` and `make test`.
+# Everything lives in .venv, created on first use from whatever python3 is on PATH (3.11+).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve test lint fmt bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/sip2d serve --demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check sip2d tests conformance benchmarks
+	$(BIN)/ruff format --check sip2d tests conformance benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+fmt: $(STAMP)
+	$(BIN)/ruff format sip2d tests conformance benchmarks
+	$(BIN)/ruff check --fix sip2d tests conformance benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/codec.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

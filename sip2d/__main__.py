@@ -1,0 +1,3 @@
+from sip2d.cli import main
+
+main()

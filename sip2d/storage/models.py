@@ -1,0 +1,272 @@
+"""The circulation schema as SQLAlchemy 2.x typed models.
+
+Conventions that every query relies on:
+
+* Every timestamp is a naive ``datetime`` in UTC. SQLite has no time-zone type, so storing
+  aware values would round-trip differently on the two engines; one rule for both is safer.
+* Money is an integer number of cents (``*_cents``). SQLite has no exact decimal type and a
+  kiosk must never show 2.4999999.
+* No column can hold a clear PIN or kiosk password: only ``pin_hash`` / ``password_hash``,
+  which hold the self-describing records produced by :mod:`sip2d.auth.hashing`.
+
+The hot path uses these tables through SQLAlchemy Core (``Patron.__table__``), the CLI through
+the ORM; both see the same definitions. Alembic revisions create the schema; nothing calls
+``create_all`` outside tests of the migrations themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names, so Alembic revisions can refer to them on both engines.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Patron(Base):
+    __tablename__ = "patrons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barcode: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(255), default="")
+    # SIP2 language code (3 digits, section 5.9); 000 = unknown.
+    language: Mapped[str] = mapped_column(String(3), default="000")
+    expires_on: Mapped[date | None] = mapped_column(Date, default=None)
+    # Staff or kiosk (01 Block Patron) block; reason is shown to staff, not to patrons.
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_reason: Mapped[str] = mapped_column(String(255), default="")
+    # Outstanding fines and fees, kept equal to the sum of unpaid fees in the same transaction.
+    fine_balance_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # None: take the limit from the loan policy.
+    loan_limit: Mapped[int | None] = mapped_column(Integer, default=None)
+    profile: Mapped[str] = mapped_column(String(32), default="adult")
+    # PIN state. pin_hash None means no PIN set (kiosk PIN checks fail).
+    pin_hash: Mapped[str | None] = mapped_column(Text, default=None)
+    pin_must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    pin_locked_until: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    barcode: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    author: Mapped[str] = mapped_column(String(255), default="")
+    call_number: Mapped[str] = mapped_column(String(64), default="")
+    # SIP2 media type (3 digits, section 5.8); 001 = book.
+    media_type: Mapped[str] = mapped_column(String(3), default="001")
+    permanent_location: Mapped[str] = mapped_column(String(64), default="")
+    current_location: Mapped[str] = mapped_column(String(64), default="")
+    # SIP2 circulation status (2 digits, section 5.4); 03 = available.
+    circulation_status: Mapped[str] = mapped_column(String(2), default="03")
+    # SIP2 security marker (2 digits, section 5.5); 00 = other (RFID sites).
+    security_marker: Mapped[str] = mapped_column(String(2), default="00")
+    holding_library: Mapped[str] = mapped_column(String(64), default="")
+    # Free text from 19 Item Status Update (CH).
+    properties: Mapped[str] = mapped_column(Text, default="")
+    # A fee to borrow this item (rental); checkout needs BO=Y when non-zero.
+    checkout_fee_cents: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+
+
+class KioskAccount(Base):
+    """A self-check machine's login (93 CN/CO) and what it may do."""
+
+    __tablename__ = "kiosk_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    institution_id: Mapped[str] = mapped_column(String(64), default="MAIN")
+    location_code: Mapped[str] = mapped_column(String(64), default="")
+    # Python codec name used on the wire: utf-8, cp850, latin-1 or ascii.
+    encoding: Mapped[str] = mapped_column(String(16), default="utf-8")
+    # auto: mirror the kiosk per message; required: refuse frames without checksum; off: never.
+    error_detection: Mapped[str] = mapped_column(String(8), default="auto")
+    # Output terminator: CR (spec) or CRLF.
+    terminator: Mapped[str] = mapped_column(String(4), default="CR")
+    # Comma-separated CIDR networks this account may log in from; empty = anywhere.
+    allowed_networks: Mapped[str] = mapped_column(Text, default="")
+    can_checkout: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_checkin: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_renew: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_fee_paid: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_hold: Mapped[bool] = mapped_column(Boolean, default=True)
+    can_status_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+    __table_args__ = (
+        # The one-open-loan rule, enforced by the database on both engines: two kiosks racing
+        # for one item cannot both commit a loan.
+        Index(
+            "uq_loans_open_item",
+            "item_id",
+            unique=True,
+            sqlite_where=text("returned_at IS NULL"),
+            postgresql_where=text("returned_at IS NULL"),
+        ),
+        Index("ix_loans_patron_open", "patron_id", "returned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk_accounts.id"), default=None)
+    checked_out_at: Mapped[datetime] = mapped_column(DateTime)
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    renewals: Mapped[int] = mapped_column(Integer, default=0)
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # Recorded off line by the kiosk (no block = Y) and accepted as sent.
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Hold(Base):
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_item_status", "item_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    # A copy hold names the item; a title hold names only the title identifier.
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    # SIP2 hold type (BY, section 5.10).
+    hold_type: Mapped[str] = mapped_column(String(1), default="2")
+    pickup_location: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # waiting (in the queue), ready (on the hold shelf), fulfilled, cancelled.
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+
+
+class Fee(Base):
+    __tablename__ = "fees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), default=None)
+    # SIP2 fee type (2 digits, section 5.6).
+    fee_type: Mapped[str] = mapped_column(String(2), default="01")
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Payment(Base):
+    """One 37 Fee Paid, idempotent by the kiosk's transaction id (BK)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("account_id", "transaction_id", name="uq_payments_txn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id"), index=True)
+    fee_id: Mapped[int | None] = mapped_column(ForeignKey("fees.id"), default=None)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("kiosk_accounts.id"), default=None)
+    transaction_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    payment_type: Mapped[str] = mapped_column(String(2), default="00")
+    fee_type: Mapped[str] = mapped_column(String(2), default="01")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LoanPolicy(Base):
+    """Loan rules; the most specific row (media type and profile) wins, NULL matches any."""
+
+    __tablename__ = "loan_policies"
+    __table_args__ = (UniqueConstraint("media_type", "profile", name="uq_loan_policies_scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_type: Mapped[str | None] = mapped_column(String(3), default=None)
+    profile: Mapped[str | None] = mapped_column(String(32), default=None)
+    loan_days: Mapped[int] = mapped_column(Integer, default=21)
+    renewal_limit: Mapped[int] = mapped_column(Integer, default=2)
+    max_loans: Mapped[int] = mapped_column(Integer, default=50)
+    # Checkout is refused while the patron owes more than this.
+    fine_threshold_cents: Mapped[int] = mapped_column(Integer, default=1000)
+    # Charged per day late at checkin; 0 = no lateness fines.
+    daily_fine_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class JournalEntry(Base):
+    """Every circulation transaction a kiosk made. Never holds a PIN or password."""
+
+    __tablename__ = "circulation_journal"
+    __table_args__ = (Index("ix_circulation_journal_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    # checkout, checkin, renew, renew_all, fee_paid, hold, block, enable, item_update
+    kind: Mapped[str] = mapped_column(String(16))
+    account_login: Mapped[str] = mapped_column(String(64), default="")
+    patron_barcode: Mapped[str] = mapped_column(String(64), default="")
+    item_barcode: Mapped[str] = mapped_column(String(64), default="")
+    ok: Mapped[bool] = mapped_column(Boolean)
+    screen_message: Mapped[str] = mapped_column(String(255), default="")
+
+
+class AuthFailure(Base):
+    """One failed PIN or kiosk-login attempt, for limits shared by every daemon on the store.
+
+    ``scope`` says which limit the row feeds: ``account`` (key = kiosk login) and ``address``
+    (key = client IP) for PIN sprays across patrons, ``login`` (key = client IP) for failed
+    93 logins. ``patron_barcode`` lets the spray check count distinct patrons.
+    """
+
+    __tablename__ = "auth_failures"
+    __table_args__ = (Index("ix_auth_failures_scope_key_at", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    patron_barcode: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+patrons = Patron.__table__
+items = Item.__table__
+kiosk_accounts = KioskAccount.__table__
+loans = Loan.__table__
+holds = Hold.__table__
+fees = Fee.__table__
+payments = Payment.__table__
+loan_policies = LoanPolicy.__table__
+circulation_journal = JournalEntry.__table__
+auth_failures = AuthFailure.__table__
