@@ -1,0 +1,72 @@
+"""Creating engines with the settings each backend needs.
+
+SQLite is the embedded default: WAL so readers never wait for the writer, foreign keys on
+(SQLite leaves them off per connection), a busy timeout so a second writer waits instead of
+failing at once, and ``synchronous`` from config (FULL by default: an acknowledged checkout
+survives power loss). PostgreSQL goes through psycopg 3 with a pool sized from config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from sip2d.config import DatabaseConfig
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: ``config.url``) with per-backend connection setup."""
+    url = url or config.url
+    if is_sqlite(url):
+        engine = create_engine(
+            url,
+            pool_size=max(config.pool_size, 1),
+            max_overflow=0,
+            pool_timeout=30,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": config.sqlite_busy_timeout_ms / 1000,
+            },
+        )
+        _install_sqlite_pragmas(engine, config)
+        return engine
+    return create_engine(
+        url,
+        pool_size=max(config.pool_size, 1),
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_timeout=30,
+    )
+
+
+def _install_sqlite_pragmas(engine: Engine, config: DatabaseConfig) -> None:
+    synchronous = config.sqlite_synchronous
+    busy_ms = int(config.sqlite_busy_timeout_ms)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling issues BEGIN lazily (after the first write
+        # statement), which lets two writers both read then deadlock on upgrade. Take control
+        # and begin explicitly in the "begin" hook below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock at BEGIN when the transaction will write; plain BEGIN
+        # (deferred) for reads. Callers say which through execution option "sqlite_write".
+        if conn.get_execution_options().get("sqlite_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
