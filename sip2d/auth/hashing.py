@@ -55,6 +55,14 @@ RECORD_PREFIX: Final = "$sip2d$k="
 BCRYPT_PREFIXES: Final = ("$2a$", "$2b$", "$2y$")
 # bcrypt only ever looked at the first 72 bytes; legacy systems relied on that silently.
 BCRYPT_MAX_BYTES: Final = 72
+# Named argon2id costs offered to operators (measured by `sip2d auth measure`). "default" is
+# the OWASP minimum and the config default; "fast" trades memory for time at equal strength
+# per OWASP; "strong" is the RFC 9106 / argon2-cffi default for sites with CPU to spare.
+PROFILES: Final[Mapping[str, Argon2Config]] = {
+    "fast": Argon2Config(memory_kib=12 * 1024, time_cost=3, parallelism=1),
+    "default": Argon2Config(memory_kib=19 * 1024, time_cost=2, parallelism=1),
+    "strong": Argon2Config(memory_kib=64 * 1024, time_cost=3, parallelism=4),
+}
 GEN_PEPPER_HINT: Final = (
     "create one with `sip2d auth gen-pepper --out FILE` and set auth.pepper_file = FILE "
     "(or put the file's text in the environment variable named by auth.pepper_env)"
@@ -211,10 +219,15 @@ class PinHasher:
         """The key id new records are made with."""
         return self._pepper.key_id
 
+    @property
+    def old_key_ids(self) -> list[str]:
+        """Key ids of the retired peppers still accepted for verification."""
+        return sorted(set(self._peppers) - {self.key_id})
+
     def __repr__(self) -> str:
         p = self.params
         return (
-            f"PinHasher(key_id={self.key_id!r}, old={sorted(set(self._peppers) - {self.key_id})}, "
+            f"PinHasher(key_id={self.key_id!r}, old={self.old_key_ids}, "
             f"m={p.memory_kib}, t={p.time_cost}, p={p.parallelism})"
         )
 
