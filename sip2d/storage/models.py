@@ -17,6 +17,7 @@ the ORM; both see the same definitions. Alembic revisions create the schema; not
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -27,11 +28,14 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from sip2d.storage.sqltime import utcnow
 
 # Stable constraint names, so Alembic revisions can refer to them on both engines.
 NAMING = {
@@ -72,8 +76,8 @@ class Patron(Base):
     pin_must_change: Mapped[bool] = mapped_column(Boolean, default=False)
     pin_failures: Mapped[int] = mapped_column(Integer, default=0)
     pin_locked_until: Mapped[datetime | None] = mapped_column(DateTime, default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
 
 
 class Item(Base):
@@ -97,8 +101,8 @@ class Item(Base):
     properties: Mapped[str] = mapped_column(Text, default="")
     # A fee to borrow this item (rental); checkout needs BO=Y when non-zero.
     checkout_fee_cents: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
 
 
 class KioskAccount(Base):
@@ -126,7 +130,7 @@ class KioskAccount(Base):
     can_hold: Mapped[bool] = mapped_column(Boolean, default=True)
     can_status_update: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=text("CURRENT_TIMESTAMP"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
 
 
 class Loan(Base):
@@ -260,13 +264,14 @@ class AuthFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
 
 
-patrons = Patron.__table__
-items = Item.__table__
-kiosk_accounts = KioskAccount.__table__
-loans = Loan.__table__
-holds = Hold.__table__
-fees = Fee.__table__
-payments = Payment.__table__
-loan_policies = LoanPolicy.__table__
-circulation_journal = JournalEntry.__table__
-auth_failures = AuthFailure.__table__
+# Core handles for the hot path. ``__table__`` is typed as a generic FromClause; these are Tables.
+patrons = cast(Table, Patron.__table__)
+items = cast(Table, Item.__table__)
+kiosk_accounts = cast(Table, KioskAccount.__table__)
+loans = cast(Table, Loan.__table__)
+holds = cast(Table, Hold.__table__)
+fees = cast(Table, Fee.__table__)
+payments = cast(Table, Payment.__table__)
+loan_policies = cast(Table, LoanPolicy.__table__)
+circulation_journal = cast(Table, JournalEntry.__table__)
+auth_failures = cast(Table, AuthFailure.__table__)

@@ -1,0 +1,84 @@
+"""The loan primitives: open, close and renew, safe under concurrent kiosks.
+
+"At most one open loan per item" is enforced by the database (the partial unique index
+``uq_loans_open_item``), not by a read-then-write check that two kiosks could both pass.
+:func:`open_loan` simply inserts; when another transaction got there first the database
+refuses, and the refusal becomes :class:`~sip2d.storage.errors.ItemAlreadyOnLoan`. The insert
+runs inside a SAVEPOINT so that refusal leaves the caller's transaction usable: the caller can
+still journal the refused checkout and commit.
+
+On SQLite the caller should open its transaction for writing (execution option
+``sqlite_write=True``, as ``DatabaseRunner.write`` does): writers then queue on the database
+lock at BEGIN instead of failing when a read transaction tries to become a write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, update
+from sqlalchemy.exc import IntegrityError
+
+from sip2d.storage.errors import ItemAlreadyOnLoan
+from sip2d.storage.models import loans
+from sip2d.storage.queries import open_loan_of_item
+from sip2d.storage.records import LoanRecord
+
+
+def open_loan(
+    conn: Connection,
+    item_id: int,
+    patron_id: int,
+    account_id: int | None,
+    checked_out_at: datetime,
+    due_at: datetime,
+    offline: bool = False,
+) -> int:
+    """Record a new open loan and return its id; ItemAlreadyOnLoan if one is open already."""
+    try:
+        with conn.begin_nested():
+            result = conn.execute(
+                insert(loans).values(
+                    item_id=item_id,
+                    patron_id=patron_id,
+                    account_id=account_id,
+                    checked_out_at=checked_out_at,
+                    due_at=due_at,
+                    renewals=0,
+                    returned_at=None,
+                    offline=offline,
+                )
+            )
+    except IntegrityError:
+        # The same error class covers a foreign key naming a missing item or patron; only an
+        # open loan that is now visible means the one-open-loan rule refused us.
+        if open_loan_of_item(conn, item_id) is not None:
+            raise ItemAlreadyOnLoan(item_id) from None
+        raise
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def close_loan(conn: Connection, item_id: int, returned_at: datetime) -> LoanRecord | None:
+    """Close the item's open loan and return it as closed; None if it was not on loan."""
+    stmt = (
+        update(loans)
+        .where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
+        .values(returned_at=returned_at)
+        .returning(*loans.c)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else LoanRecord.from_row(row)
+
+
+def renew_loan(conn: Connection, loan_id: int, due_at: datetime) -> LoanRecord | None:
+    """Move an open loan's due date and count the renewal; None if it is not open."""
+    stmt = (
+        update(loans)
+        .where(loans.c.id == loan_id, loans.c.returned_at.is_(None))
+        .values(due_at=due_at, renewals=loans.c.renewals + 1)
+        .returning(*loans.c)
+    )
+    row = conn.execute(stmt).first()
+    return None if row is None else LoanRecord.from_row(row)
