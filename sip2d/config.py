@@ -45,6 +45,8 @@ class ServerConfig:
 
     institution_id: str = "MAIN"
     library_name: str = "sip2d Library"
+    # ISO 4217 code sent in BH and used for fees and payments.
+    currency: str = "USD"
     max_connections: int = 20000
     max_connections_per_address: int = 2000
     login_timeout: float = 60.0
@@ -143,7 +145,7 @@ class SessionConfig:
     # Seconds a verified PIN stays valid for repeat presentation on the same connection.
     pin_cache_seconds: float = 300.0
     # Empty AD in 23/63: "omit" leaves CQ out, "reject" sends CQN.
-    empty_pin: Literal["omit", "reject"] = "reject"
+    empty_pin: Literal["omit", "reject"] = "omit"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,11 +1,67 @@
-"""`sip2d serve` (placeholder until its issue lands)."""
+"""`sip2d serve`: run the SIP2 daemon until SIGTERM."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import click
+
+from sip2d.auth.hashing import PepperError
+from sip2d.cli.common import CliState, pass_state
+from sip2d.config import ConfigError, ListenerConfig
+from sip2d.server.logs import configure_logging
+from sip2d.storage.errors import StorageError
 
 
 @click.command(name="serve")
-def command() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("'sip2d serve' is not implemented yet")
+@click.option(
+    "--listen",
+    "listen",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Listen here instead of the configured listeners (repeatable; [::1]:6001 for IPv6).",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Serve an embedded SQLite demo database (created and seeded on first use) on "
+    "127.0.0.1:6001.",
+)
+@click.option(
+    "--demo-dir",
+    default="var/demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where --demo keeps its database and pepper.",
+)
+@pass_state
+def command(state: CliState, listen: tuple[str, ...], demo: bool, demo_dir: str) -> None:
+    """Serve SIP2 to self-check kiosks."""
+    from sip2d.server.build import build_context, demo_config
+    from sip2d.server.daemon import run_blocking
+
+    config = state.config
+    try:
+        if demo:
+            config = demo_config(config, Path(demo_dir), list(listen) or None)
+        elif listen:
+            base = config.listeners[0]
+            config = dataclasses.replace(
+                config, listeners=[dataclasses.replace(base, address=a) for a in listen]
+            )
+            for listener in config.listeners:
+                ListenerConfig(**dataclasses.asdict(listener))
+        configure_logging(config.logging.level, config.logging.format)
+        if demo:
+            click.echo(
+                f"sip2d demo: serving {', '.join(lst.address for lst in config.listeners)} "
+                f"from {config.database.url}; kiosk login and patrons: see `sip2d demo --help` "
+                "or README (Demo data).",
+                err=True,
+            )
+        run_blocking(lambda: build_context(config), state.config_path)
+    except (ConfigError, StorageError, PepperError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        pass

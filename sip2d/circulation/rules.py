@@ -1,0 +1,827 @@
+"""Circulation transactions: checkout, checkin, renew, fees, holds, blocks.
+
+Each public function is one unit of work over a Core ``Connection`` that the caller opened
+inside one transaction (``DatabaseRunner.write``): the kiosk's answer goes out only after
+that transaction commits, and a failure anywhere rolls all of it back. The functions take
+plain values (barcodes, flags, times) rather than SIP2 messages, so the rules read as library
+rules and the wire layer stays a thin translation.
+
+Times are naive UTC (storage convention). ``now`` is always passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from sip2d.storage.errors import ItemAlreadyOnLoan
+from sip2d.storage.loans import close_loan, open_loan, renew_loan
+from sip2d.storage.models import circulation_journal, fees, holds, items, loans, patrons, payments
+from sip2d.storage.policies import resolve_loan_policy
+from sip2d.storage.queries import (
+    count_open_loans,
+    get_item,
+    get_item_by_barcode,
+    get_patron,
+    get_patron_by_barcode,
+    holds_on_item,
+    open_loan_of_item,
+    open_loans_of_patron,
+)
+from sip2d.storage.records import ItemRecord, LoanPolicyRecord, PatronRecord
+
+AVAILABLE = "03"
+CHARGED = "04"
+ON_HOLD_SHELF = "08"
+IN_TRANSIT = "10"
+NOT_LOANABLE = {"11", "12", "13"}  # claimed returned, lost, missing
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """Who is asking: the kiosk account and where it stands."""
+
+    account_id: int | None
+    login: str
+    location: str
+    institution: str
+
+
+@dataclass(frozen=True)
+class FeeNotice:
+    """A fee involved in a transaction (reference P32: report it, let the patron agree)."""
+
+    amount_cents: int
+    fee_type: str
+    currency: str
+    transaction_id: str = ""
+
+
+@dataclass(frozen=True)
+class CircResult:
+    """The outcome of checkout, renew or checkin, in library terms."""
+
+    ok: bool
+    message: str = ""
+    patron: Any | None = None
+    item: Any | None = None
+    renewal: bool = False
+    due_at: datetime | None = None
+    fee: FeeNotice | None = None
+    # Checkin routing (reference section 8: CV alert type, CT destination, CY/DA hold patron).
+    alert: bool = False
+    alert_type: str = ""
+    destination: str = ""
+    hold_patron: Any | None = None
+    previous_patron: Any | None = None
+    sort_bin: str = ""
+
+
+def _journal(
+    conn: Connection,
+    kind: str,
+    terminal: Terminal,
+    now: datetime,
+    ok: bool,
+    message: str,
+    patron: str = "",
+    item: str = "",
+) -> None:
+    conn.execute(
+        insert(circulation_journal).values(
+            at=now,
+            kind=kind,
+            account_login=terminal.login,
+            patron_barcode=patron[:64],
+            item_barcode=item[:64],
+            ok=ok,
+            screen_message=message[:255],
+        )
+    )
+
+
+def _lock_patron(conn: Connection, patron_id: int) -> None:
+    """Serialise transactions of one patron on PostgreSQL (SQLite's write lock already does)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(patrons.c.id).where(patrons.c.id == patron_id).with_for_update())
+
+
+def _lock_item(conn: Connection, item_id: int) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(items.c.id).where(items.c.id == item_id).with_for_update())
+
+
+def patron_block_reason(patron: PatronRecord, policy: LoanPolicyRecord, now: datetime) -> str:
+    """Why this patron may not borrow now, as a sentence a patron can act on; "" if allowed."""
+    if patron.blocked:
+        return "Your card is blocked. Please see library staff."
+    if patron.is_expired(now.date()):
+        return "Your card has expired. Please see library staff to renew it."
+    if patron.fine_balance_cents > policy.fine_threshold_cents:
+        return (
+            f"Please pay your fines ({format_cents(patron.fine_balance_cents)}) before borrowing."
+        )
+    return ""
+
+
+def format_cents(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _set_item_status(conn: Connection, item_id: int, status: str, now: datetime) -> None:
+    conn.execute(
+        update(items).where(items.c.id == item_id).values(circulation_status=status, updated_at=now)
+    )
+
+
+def _add_fee(
+    conn: Connection,
+    patron_id: int,
+    item_id: int | None,
+    fee_type: str,
+    cents: int,
+    currency: str,
+    description: str,
+    now: datetime,
+) -> int:
+    fee_id = conn.execute(
+        insert(fees)
+        .values(
+            patron_id=patron_id,
+            item_id=item_id,
+            fee_type=fee_type,
+            amount_cents=cents,
+            currency=currency,
+            description=description[:255],
+            created_at=now,
+        )
+        .returning(fees.c.id)
+    ).scalar_one()
+    conn.execute(
+        update(patrons)
+        .where(patrons.c.id == patron_id)
+        .values(fine_balance_cents=patrons.c.fine_balance_cents + cents, updated_at=now)
+    )
+    return int(fee_id)
+
+
+def _hold_for_other(conn: Connection, item: ItemRecord, patron_id: int) -> Any | None:
+    """The first active hold on this copy, when it is someone else's (ready holds first)."""
+    queue = holds_on_item(conn, item.id)
+    if queue and queue[0].patron_id != patron_id:
+        return queue[0]
+    return None
+
+
+def checkout(
+    conn: Connection,
+    terminal: Terminal,
+    patron_barcode: str,
+    item_barcode: str,
+    now: datetime,
+    *,
+    renewal_allowed: bool = True,
+    no_block: bool = False,
+    transaction_at: datetime | None = None,
+    nb_due_at: datetime | None = None,
+    fee_acknowledged: bool = False,
+    currency: str = "USD",
+) -> CircResult:
+    """Lend an item, or renew it when it is already out to the same patron.
+
+    ``no_block`` marks a transaction the kiosk already performed off line: it is recorded
+    with its original date and due date and is not refused for patron blocks (P31).
+    """
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    item = get_item_by_barcode(conn, item_barcode)
+    if patron is None:
+        result = CircResult(False, "Unknown patron. Please see library staff.", item=item)
+    elif item is None:
+        result = CircResult(False, "This item is not in our catalogue.", patron=patron)
+    else:
+        _lock_patron(conn, patron.id)
+        _lock_item(conn, item.id)
+        result = _checkout_found(
+            conn,
+            terminal,
+            patron,
+            item,
+            now,
+            renewal_allowed=renewal_allowed,
+            no_block=no_block,
+            transaction_at=transaction_at,
+            nb_due_at=nb_due_at,
+            fee_acknowledged=fee_acknowledged,
+            currency=currency,
+        )
+    kind = "renew" if result.renewal else "checkout"
+    _journal(conn, kind, terminal, now, result.ok, result.message, patron_barcode, item_barcode)
+    return result
+
+
+def _checkout_found(
+    conn: Connection,
+    terminal: Terminal,
+    patron: Any,
+    item: Any,
+    now: datetime,
+    *,
+    renewal_allowed: bool,
+    no_block: bool,
+    transaction_at: datetime | None,
+    nb_due_at: datetime | None,
+    fee_acknowledged: bool,
+    currency: str,
+) -> CircResult:
+    policy = resolve_loan_policy(conn, item.media_type, patron.profile)
+    loan = open_loan_of_item(conn, item.id)
+    if loan is not None and loan.patron_id == patron.id and not no_block:
+        if not renewal_allowed:
+            return CircResult(False, "This item is already checked out to you.", patron, item)
+        return _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+    if not no_block:
+        reason = patron_block_reason(patron, policy, now)
+        limit = patron.loan_limit if patron.loan_limit is not None else policy.max_loans
+        if not reason and count_open_loans(conn, patron.id) >= limit:
+            reason = f"You have reached your limit of {limit} items."
+        if not reason and loan is not None:
+            reason = "This item is checked out to another patron. Please see library staff."
+        if not reason and item.circulation_status in NOT_LOANABLE:
+            reason = "This item cannot be checked out. Please see library staff."
+        if not reason and _hold_for_other(conn, item, patron.id) is not None:
+            reason = "This item is on hold for another patron."
+        if reason:
+            return CircResult(False, reason, patron, item)
+        if item.checkout_fee_cents > 0 and not fee_acknowledged:
+            notice = FeeNotice(item.checkout_fee_cents, "06", currency)
+            message = f"This item has a fee of {format_cents(notice.amount_cents)}. Please confirm."
+            return CircResult(False, message, patron, item, fee=notice)
+    elif loan is not None:
+        # Off-line checkout of an item we believe is out: the kiosk's record wins.
+        close_loan(conn, item.id, transaction_at or now)
+    checked_out_at = (transaction_at or now) if no_block else now
+    due_at = (
+        nb_due_at if (no_block and nb_due_at) else checked_out_at + timedelta(days=policy.loan_days)
+    )
+    try:
+        open_loan(
+            conn,
+            item_id=item.id,
+            patron_id=patron.id,
+            account_id=terminal.account_id,
+            checked_out_at=checked_out_at,
+            due_at=due_at,
+            offline=no_block,
+        )
+    except ItemAlreadyOnLoan:
+        return CircResult(False, "This item is checked out to another patron.", patron, item)
+    _set_item_status(conn, item.id, CHARGED, now)
+    conn.execute(
+        update(holds)
+        .where(holds.c.item_id == item.id, holds.c.patron_id == patron.id)
+        .where(holds.c.status.in_(("ready", "waiting")))
+        .values(status="fulfilled")
+    )
+    fee: FeeNotice | None = None
+    if item.checkout_fee_cents > 0:
+        fee_id = _add_fee(
+            conn, patron.id, item.id, "06", item.checkout_fee_cents, currency, "Rental fee", now
+        )
+        fee = FeeNotice(item.checkout_fee_cents, "06", currency, transaction_id=f"F{fee_id}")
+    return CircResult(True, "", patron, item, due_at=due_at, fee=fee)
+
+
+def _renew_loan(
+    conn: Connection,
+    patron: Any,
+    item: Any,
+    loan: Any,
+    policy: LoanPolicyRecord,
+    now: datetime,
+    *,
+    renewal: bool,
+) -> CircResult:
+    reason = patron_block_reason(patron, policy, now)
+    if not reason and loan.renewals >= policy.renewal_limit:
+        reason = f"This item has reached its renewal limit ({policy.renewal_limit})."
+    if not reason and _hold_for_other(conn, item, patron.id) is not None:
+        reason = "This item is on hold for another patron and cannot be renewed."
+    if not reason:
+        waiting_title = conn.execute(
+            select(func.count())
+            .select_from(holds)
+            .where(
+                holds.c.item_id.is_(None), holds.c.title == item.title, holds.c.status == "waiting"
+            )
+            .where(holds.c.patron_id != patron.id)
+        ).scalar_one()
+        if item.title and waiting_title:
+            reason = "Another patron is waiting for this title; it cannot be renewed."
+    if reason:
+        return CircResult(False, reason, patron, item, renewal=False, due_at=loan.due_at)
+    due_at = max(now, loan.due_at) + timedelta(days=policy.loan_days)
+    renew_loan(conn, loan.id, due_at)
+    return CircResult(True, "", patron, item, renewal=renewal, due_at=due_at)
+
+
+def renew(
+    conn: Connection,
+    terminal: Terminal,
+    patron_barcode: str,
+    item_barcode: str,
+    now: datetime,
+    *,
+    third_party_allowed: bool = False,
+) -> CircResult:
+    """Extend a loan (29 Renew). Without third-party permission only the borrower may renew."""
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    item = get_item_by_barcode(conn, item_barcode) if item_barcode else None
+    if patron is None:
+        result = CircResult(False, "Unknown patron. Please see library staff.", item=item)
+    elif item is None:
+        result = CircResult(False, "This item is not in our catalogue.", patron=patron)
+    else:
+        _lock_item(conn, item.id)
+        loan = open_loan_of_item(conn, item.id)
+        if loan is None:
+            result = CircResult(False, "This item is not checked out.", patron, item)
+        elif loan.patron_id != patron.id and not third_party_allowed:
+            result = CircResult(False, "This item is checked out to another patron.", patron, item)
+        else:
+            policy = resolve_loan_policy(conn, item.media_type, patron.profile)
+            result = _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+    _journal(conn, "renew", terminal, now, result.ok, result.message, patron_barcode, item_barcode)
+    return result
+
+
+@dataclass(frozen=True)
+class RenewAllResult:
+    ok: bool
+    renewed: list[str] = field(default_factory=list)
+    unrenewed: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def renew_all(
+    conn: Connection, terminal: Terminal, patron_barcode: str, now: datetime
+) -> RenewAllResult:
+    """Renew every item the patron has out (65); each item succeeds or fails on its own."""
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    if patron is None:
+        result = RenewAllResult(False, message="Unknown patron. Please see library staff.")
+    else:
+        _lock_patron(conn, patron.id)
+        renewed: list[str] = []
+        unrenewed: list[str] = []
+        rows = open_loans_of_patron(conn, patron.id)
+        for loan in rows:
+            item = get_item(conn, loan.item_id)
+            assert item is not None
+            policy = resolve_loan_policy(conn, item.media_type, patron.profile)
+            outcome = _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+            (renewed if outcome.ok else unrenewed).append(loan.item_barcode)
+        message = (
+            f"Renewed {len(renewed)} of {len(rows)} items."
+            if rows
+            else "You have no items to renew."
+        )
+        result = RenewAllResult(True, renewed, unrenewed, message)
+    _journal(conn, "renew_all", terminal, now, result.ok, result.message, patron_barcode)
+    return result
+
+
+def checkin(
+    conn: Connection,
+    terminal: Terminal,
+    item_barcode: str,
+    now: datetime,
+    *,
+    no_block: bool = False,
+    returned_at: datetime | None = None,
+    currency: str = "USD",
+) -> CircResult:
+    """Return an item: close its loan, charge lateness, and route it to a hold or its home."""
+    item = get_item_by_barcode(conn, item_barcode)
+    if item is None:
+        result = CircResult(False, "This item is not in our catalogue.")
+        _journal(conn, "checkin", terminal, now, False, result.message, item=item_barcode)
+        return result
+    _lock_item(conn, item.id)
+    loan = open_loan_of_item(conn, item.id)
+    previous = None
+    message = ""
+    when = (returned_at or now) if no_block else now
+    if loan is None:
+        message = "This item was not checked out."
+    else:
+        close_loan(conn, item.id, when)
+        previous = get_patron(conn, loan.patron_id)
+        assert previous is not None
+        policy = resolve_loan_policy(conn, item.media_type, previous.profile)
+        if policy.daily_fine_cents > 0 and when > loan.due_at:
+            days = math.ceil((when - loan.due_at).total_seconds() / 86400)
+            cents = days * policy.daily_fine_cents
+            _add_fee(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
+            message = f"Returned late: a fine of {format_cents(cents)} was added."
+    hold = conn.execute(
+        select(holds)
+        .where(holds.c.status == "waiting")
+        .where(
+            (holds.c.item_id == item.id)
+            | ((holds.c.item_id.is_(None)) & (holds.c.title == item.title) & (holds.c.title != ""))
+        )
+        .order_by(holds.c.created_at, holds.c.id)
+    ).first()
+    alert = False
+    alert_type = ""
+    destination = ""
+    hold_patron = None
+    sort_bin = ""
+    if hold is not None:
+        conn.execute(
+            update(holds).where(holds.c.id == hold.id).values(status="ready", item_id=item.id)
+        )
+        hold_patron = get_patron(conn, hold.patron_id)
+        alert = True
+        destination = hold.pickup_location or terminal.location
+        if destination and terminal.location and destination != terminal.location:
+            alert_type, sort_bin, status = "02", "TRANSIT", IN_TRANSIT
+            message = message or f"Hold for another branch: send to {destination}."
+        else:
+            alert_type, sort_bin, status = "01", "HOLDS", ON_HOLD_SHELF
+            message = message or "Hold for a patron: place on the hold shelf."
+    elif (
+        item.permanent_location
+        and terminal.location
+        and item.permanent_location != terminal.location
+    ):
+        alert, alert_type, destination = True, "04", item.permanent_location
+        sort_bin, status = "TRANSIT", IN_TRANSIT
+        message = message or f"This item belongs to {item.permanent_location}: send it there."
+    else:
+        status = AVAILABLE
+    _set_item_status(conn, item.id, status, now)
+    if terminal.location:
+        conn.execute(
+            update(items).where(items.c.id == item.id).values(current_location=terminal.location)
+        )
+    result = CircResult(
+        True,
+        message,
+        patron=previous,
+        item=item,
+        alert=alert,
+        alert_type=alert_type,
+        destination=destination,
+        hold_patron=hold_patron,
+        previous_patron=previous,
+        sort_bin=sort_bin,
+    )
+    _journal(
+        conn,
+        "checkin",
+        terminal,
+        now,
+        True,
+        message,
+        previous.barcode if previous else "",
+        item_barcode,
+    )
+    return result
+
+
+def cancel_checkout(
+    conn: Connection, terminal: Terminal, item_barcode: str, now: datetime
+) -> CircResult:
+    """09 with BI=Y: the kiosk could not finish a checkout (e.g. desensitising failed); undo it."""
+    item = get_item_by_barcode(conn, item_barcode)
+    if item is None:
+        return CircResult(False, "This item is not in our catalogue.")
+    loan = open_loan_of_item(conn, item.id)
+    if loan is None:
+        return CircResult(False, "This item has no checkout to cancel.", item=item)
+    conn.execute(loans.delete().where(loans.c.id == loan.id))
+    _set_item_status(conn, item.id, AVAILABLE, now)
+    _journal(conn, "cancel", terminal, now, True, "checkout cancelled", item=item_barcode)
+    return CircResult(True, "Checkout cancelled.", item=item)
+
+
+def cancel_checkin(
+    conn: Connection, terminal: Terminal, patron_barcode: str, item_barcode: str, now: datetime
+) -> CircResult:
+    """11 with BI=Y: undo a checkin that did not complete, reopening the patron's loan."""
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    item = get_item_by_barcode(conn, item_barcode)
+    if patron is None or item is None:
+        return CircResult(False, "Unknown patron or item.", patron=patron, item=item)
+    last = conn.execute(
+        select(loans)
+        .where(loans.c.item_id == item.id, loans.c.returned_at.is_not(None))
+        .order_by(loans.c.returned_at.desc(), loans.c.id.desc())
+    ).first()
+    if last is None or last.patron_id != patron.id or open_loan_of_item(conn, item.id) is not None:
+        return CircResult(False, "There is no checkin to cancel for this item.", patron, item)
+    conn.execute(update(loans).where(loans.c.id == last.id).values(returned_at=None))
+    _set_item_status(conn, item.id, CHARGED, now)
+    _journal(conn, "cancel", terminal, now, True, "checkin cancelled", patron_barcode, item_barcode)
+    return CircResult(True, "Checkin cancelled.", patron, item, due_at=last.due_at)
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    accepted: bool
+    message: str
+    transaction_id: str = ""
+
+
+def fee_paid(
+    conn: Connection,
+    terminal: Terminal,
+    patron_barcode: str,
+    amount_cents: int,
+    now: datetime,
+    *,
+    fee_type: str = "01",
+    payment_type: str = "00",
+    currency: str = "USD",
+    fee_id: str = "",
+    transaction_id: str = "",
+) -> PaymentResult:
+    """Apply a payment (37), idempotent by the kiosk's transaction id (BK).
+
+    A kiosk that repeats a payment with the same transaction id (after a lost response, or on a
+    new connection) gets the same acceptance and no second payment.
+    """
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    if patron is None:
+        return _paid(conn, terminal, now, False, "Unknown patron.", patron_barcode, transaction_id)
+    _lock_patron(conn, patron.id)
+    if transaction_id:
+        earlier = conn.execute(
+            select(payments.c.id).where(
+                payments.c.account_id == terminal.account_id,
+                payments.c.transaction_id == transaction_id,
+            )
+        ).first()
+        if earlier is not None:
+            return PaymentResult(True, "Payment already recorded.", transaction_id)
+    if amount_cents <= 0:
+        return _paid(conn, terminal, now, False, "Invalid amount.", patron_barcode, transaction_id)
+    query = select(fees).where(
+        fees.c.patron_id == patron.id, fees.c.paid_cents < fees.c.amount_cents
+    )
+    if fee_id:
+        number = fee_id[1:] if fee_id[:1] in ("F", "f") else fee_id
+        if not number.isdigit():
+            return _paid(conn, terminal, now, False, "Unknown fee.", patron_barcode, transaction_id)
+        query = query.where(fees.c.id == int(number))
+    open_fees = conn.execute(query.order_by(fees.c.created_at, fees.c.id)).all()
+    owed = sum(fee.amount_cents - fee.paid_cents for fee in open_fees)
+    if not open_fees:
+        return _paid(conn, terminal, now, False, "Nothing to pay.", patron_barcode, transaction_id)
+    if amount_cents > owed:
+        message = f"The amount exceeds what is owed ({format_cents(owed)})."
+        return _paid(conn, terminal, now, False, message, patron_barcode, transaction_id)
+    remaining = amount_cents
+    for fee in open_fees:
+        if remaining <= 0:
+            break
+        part = min(remaining, fee.amount_cents - fee.paid_cents)
+        conn.execute(
+            update(fees).where(fees.c.id == fee.id).values(paid_cents=fee.paid_cents + part)
+        )
+        remaining -= part
+    conn.execute(
+        update(patrons)
+        .where(patrons.c.id == patron.id)
+        .values(fine_balance_cents=patrons.c.fine_balance_cents - amount_cents, updated_at=now)
+    )
+    payment_id = conn.execute(
+        insert(payments)
+        .values(
+            patron_id=patron.id,
+            fee_id=open_fees[0].id if fee_id else None,
+            account_id=terminal.account_id,
+            transaction_id=transaction_id or None,
+            amount_cents=amount_cents,
+            currency=currency,
+            payment_type=payment_type,
+            fee_type=fee_type,
+            created_at=now,
+        )
+        .returning(payments.c.id)
+    ).scalar_one()
+    ack = transaction_id or f"P{payment_id}"
+    return _paid(conn, terminal, now, True, "Payment accepted. Thank you.", patron_barcode, ack)
+
+
+def _paid(
+    conn: Connection,
+    terminal: Terminal,
+    now: datetime,
+    accepted: bool,
+    message: str,
+    patron_barcode: str,
+    transaction_id: str,
+) -> PaymentResult:
+    _journal(conn, "fee_paid", terminal, now, accepted, message, patron_barcode)
+    return PaymentResult(accepted, message, transaction_id)
+
+
+@dataclass(frozen=True)
+class HoldResult:
+    ok: bool
+    message: str
+    available: bool = False
+    queue_position: int | None = None
+    pickup_location: str = ""
+    expires_at: datetime | None = None
+    item: Any | None = None
+    title: str = ""
+
+
+def hold(
+    conn: Connection,
+    terminal: Terminal,
+    mode: str,
+    patron_barcode: str,
+    now: datetime,
+    *,
+    item_barcode: str = "",
+    title: str = "",
+    pickup_location: str = "",
+    expires_at: datetime | None = None,
+    hold_type: str = "2",
+) -> HoldResult:
+    """Place (+), cancel (-) or change (*) a hold on a copy or a title (15)."""
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    item = get_item_by_barcode(conn, item_barcode) if item_barcode else None
+    if patron is None:
+        result = HoldResult(False, "Unknown patron.")
+    elif item_barcode and item is None:
+        result = HoldResult(False, "This item is not in our catalogue.")
+    elif item is None and not title:
+        result = HoldResult(False, "Say which item or title to hold.")
+    else:
+        result = _hold_found(
+            conn, terminal, mode, patron, item, title, now, pickup_location, expires_at, hold_type
+        )
+    _journal(conn, "hold", terminal, now, result.ok, result.message, patron_barcode, item_barcode)
+    return result
+
+
+def _hold_found(
+    conn: Connection,
+    terminal: Terminal,
+    mode: str,
+    patron: Any,
+    item: Any | None,
+    title: str,
+    now: datetime,
+    pickup_location: str,
+    expires_at: datetime | None,
+    hold_type: str,
+) -> HoldResult:
+    title = title or (item.title if item is not None else "")
+    target = (
+        (holds.c.item_id == item.id)
+        if item is not None
+        else (holds.c.title == title) & holds.c.item_id.is_(None)
+    )
+    active = holds.c.status.in_(("waiting", "ready"))
+    mine = conn.execute(select(holds).where(target, active, holds.c.patron_id == patron.id)).first()
+    available = (
+        item is not None
+        and item.circulation_status == AVAILABLE
+        and open_loan_of_item(conn, item.id) is None
+    )
+    if mode == "-":
+        if mine is None:
+            return HoldResult(
+                False, "You have no hold on this item.", available, item=item, title=title
+            )
+        conn.execute(update(holds).where(holds.c.id == mine.id).values(status="cancelled"))
+        return HoldResult(True, "Your hold was cancelled.", available, item=item, title=title)
+    if mode == "*":
+        if mine is None:
+            return HoldResult(
+                False, "You have no hold on this item.", available, item=item, title=title
+            )
+        changes: dict[str, Any] = {}
+        if pickup_location:
+            changes["pickup_location"] = pickup_location
+        if expires_at is not None:
+            changes["expires_at"] = expires_at
+        if changes:
+            conn.execute(update(holds).where(holds.c.id == mine.id).values(**changes))
+        position = _queue_position(conn, target, mine)
+        return HoldResult(
+            True,
+            "Your hold was changed.",
+            available,
+            position,
+            pickup_location or mine.pickup_location,
+            expires_at or mine.expires_at,
+            item,
+            title,
+        )
+    if mode != "+":
+        return HoldResult(False, "Unknown hold mode.", available, item=item, title=title)
+    if patron.blocked or patron.is_expired(now.date()):
+        return HoldResult(
+            False,
+            "Your card cannot place holds. Please see library staff.",
+            available,
+            item=item,
+            title=title,
+        )
+    if mine is not None:
+        position = _queue_position(conn, target, mine)
+        return HoldResult(
+            True,
+            "You already have a hold on this item.",
+            available,
+            position,
+            mine.pickup_location,
+            mine.expires_at,
+            item,
+            title,
+        )
+    pickup = pickup_location or terminal.location
+    hold_id = conn.execute(
+        insert(holds)
+        .values(
+            patron_id=patron.id,
+            item_id=item.id if item is not None else None,
+            title=title,
+            hold_type=hold_type if hold_type in ("1", "2", "3", "4") else "2",
+            pickup_location=pickup,
+            created_at=now,
+            expires_at=expires_at,
+            status="waiting",
+        )
+        .returning(holds.c.id)
+    ).scalar_one()
+    row = conn.execute(select(holds).where(holds.c.id == hold_id)).one()
+    position = _queue_position(conn, target, row)
+    return HoldResult(
+        True, "Your hold was placed.", available, position, pickup, expires_at, item, title
+    )
+
+
+def _queue_position(conn: Connection, target: Any, hold_row: Any) -> int:
+    ahead = conn.execute(
+        select(func.count())
+        .select_from(holds)
+        .where(target, holds.c.status == "waiting")
+        .where(
+            (holds.c.created_at < hold_row.created_at)
+            | ((holds.c.created_at == hold_row.created_at) & (holds.c.id < hold_row.id))
+        )
+    ).scalar_one()
+    return int(ahead) + 1
+
+
+def set_patron_block(
+    conn: Connection,
+    terminal: Terminal,
+    patron_barcode: str,
+    now: datetime,
+    *,
+    blocked: bool,
+    reason: str = "",
+) -> Any | None:
+    """01 Block Patron (blocked=True) and 25 Patron Enable (blocked=False). Returns the row."""
+    patron = get_patron_by_barcode(conn, patron_barcode)
+    kind = "block" if blocked else "enable"
+    if patron is None:
+        _journal(conn, kind, terminal, now, False, "Unknown patron.", patron_barcode)
+        return None
+    conn.execute(
+        update(patrons)
+        .where(patrons.c.id == patron.id)
+        .values(blocked=blocked, block_reason=reason[:255] if blocked else "", updated_at=now)
+    )
+    _journal(conn, kind, terminal, now, True, reason, patron_barcode)
+    return get_patron_by_barcode(conn, patron_barcode)
+
+
+def update_item_properties(
+    conn: Connection, terminal: Terminal, item_barcode: str, properties: str, now: datetime
+) -> Any | None:
+    """19 Item Status Update: store the kiosk's free-text item properties."""
+    item = get_item_by_barcode(conn, item_barcode)
+    if item is None:
+        _journal(conn, "item_update", terminal, now, False, "Unknown item.", item=item_barcode)
+        return None
+    conn.execute(
+        update(items).where(items.c.id == item.id).values(properties=properties, updated_at=now)
+    )
+    _journal(conn, "item_update", terminal, now, True, "", item=item_barcode)
+    return get_item_by_barcode(conn, item_barcode)

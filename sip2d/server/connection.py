@@ -1,0 +1,194 @@
+"""One task per kiosk connection: read frames, apply the exchange rules, answer in order.
+
+SIP2 is strictly request/response (reference section 1), so a connection handles one frame
+at a time; pipelined frames simply wait in the frame buffer. Three clocks bound a connection,
+each a trio cancel scope rather than a flag: the login timeout (a socket that never logs in),
+the idle timeout (kiosks send 99 as keep-alive; silence beyond it means a dead peer), and the
+partial-frame timeout (a client trickling bytes of one frame is dropped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import trio
+
+from sip2d.auth.session_cache import PinSessionCache
+from sip2d.protocol import FrameBuffer, FrameTooLong, redacted_fields
+from sip2d.server.exchange import Exchange, Execute, Refuse, Send
+from sip2d.server.session import Session
+
+if TYPE_CHECKING:
+    from sip2d.config import ListenerConfig
+    from sip2d.server.context import ServerContext
+
+log = logging.getLogger("sip2d.server")
+
+_connection_ids = itertools.count(1)
+RECEIVE_SIZE = 4096
+
+
+def peer_address(stream: trio.abc.Stream) -> str:
+    """The client IP of a TCP (or TLS over TCP) stream, for limits and logs."""
+    inner = getattr(stream, "transport_stream", stream)
+    sock = getattr(inner, "socket", None)
+    if sock is None:
+        return "unknown"
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return "unknown"
+
+
+class Connection:
+    """Serves one kiosk until it disconnects, times out, misbehaves, or the daemon stops."""
+
+    def __init__(
+        self,
+        ctx: ServerContext,
+        stream: trio.abc.Stream,
+        listener: ListenerConfig,
+        address: str,
+    ) -> None:
+        self.ctx = ctx
+        self.stream = stream
+        self.listener = listener
+        server = ctx.config.server
+        self.session = Session(
+            connection_id=f"c{next(_connection_ids)}",
+            address=address,
+            pin_cache=PinSessionCache(ctx.pin_cache_key, ctx.config.session.pin_cache_seconds),
+        )
+        self.exchange = Exchange(max_consecutive_errors=server.max_consecutive_errors)
+        self.frames = FrameBuffer(server.max_frame_bytes)
+        self.receive_scope: trio.CancelScope | None = None
+
+    async def serve(self) -> None:
+        ctx = self.ctx
+        ctx.metrics.connections_open.inc()
+        ctx.connections.add(self)
+        log.info(
+            "connect", extra={"conn": self.session.connection_id, "peer": self.session.address}
+        )
+        reason = "closed by client"
+        try:
+            if self.listener.login_account:
+                await ctx.dispatcher.bind_listener_account(self, self.listener.login_account)
+            reason = await self._loop()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            reason = "connection reset"
+        except FrameTooLong:
+            reason = "frame too long"
+        finally:
+            ctx.connections.discard(self)
+            ctx.metrics.connections_open.dec()
+            log.info(
+                "disconnect",
+                extra={
+                    "conn": self.session.connection_id,
+                    "reason": reason,
+                    "account": self.session.login,
+                },
+            )
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await self.stream.aclose()
+
+    async def _loop(self) -> str:
+        server = self.ctx.config.server
+        connected_at = last_activity = trio.current_time()
+        partial_since: float | None = None
+        while True:
+            frame = self.frames.next_frame()
+            if frame is not None:
+                last_activity = trio.current_time()
+                closing = await self._handle(frame)
+                if closing:
+                    return closing
+                partial_since = trio.current_time() if self.frames.pending else None
+                continue
+            if self.ctx.stopping.is_set():
+                return "server shutting down"
+            limits = {"idle timeout": last_activity + server.idle_timeout}
+            if not self.session.logged_in:
+                limits["login timeout"] = connected_at + server.login_timeout
+            if partial_since is not None:
+                limits["partial frame timeout"] = partial_since + server.frame_timeout
+            reason, deadline = min(limits.items(), key=lambda item: item[1])
+            data: bytes | bytearray = b""
+            # Shutdown cancels this scope only while the connection waits for input, so a
+            # message already received is always answered before the connection closes.
+            with trio.CancelScope(deadline=deadline) as self.receive_scope:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            self.receive_scope = None
+            if not data:
+                if self.ctx.stopping.is_set():
+                    return "server shutting down"
+                if trio.current_time() >= deadline:
+                    return reason
+                return "closed by client"
+            self.frames.feed(bytes(data))
+            if not self.frames.pending:
+                partial_since = None
+            elif partial_since is None:
+                partial_since = trio.current_time()
+
+    async def _handle(self, frame: bytes) -> str | None:
+        """Answer one frame. Returns a reason when the connection must close."""
+        ctx = self.ctx
+        started = time.perf_counter()
+        action = self.exchange.receive(frame)
+        if isinstance(action, Send):
+            ctx.metrics.count_wire_event(action.reason)
+            log.info(
+                "wire",
+                extra={
+                    "conn": self.session.connection_id,
+                    "account": self.session.login,
+                    "result": action.reason,
+                },
+            )
+            await self.stream.send_all(action.data)
+            return f"too many errors ({action.reason})" if action.close else None
+        if isinstance(action, Refuse):
+            ctx.metrics.count_message(action.message_id, "malformed", time.perf_counter() - started)
+            log.warning(
+                "malformed",
+                extra={
+                    "conn": self.session.connection_id,
+                    "account": self.session.login,
+                    "msg": action.message_id,
+                    "error": str(action.error),
+                },
+            )
+            response = ctx.dispatcher.refusal_for(
+                self, action.message_id, f"Malformed request: {action.error.reason}"
+            )
+            if response is None:
+                await self.stream.send_all(self.exchange.resend_request(action.checksummed))
+            else:
+                await self.stream.send_all(self.exchange.refusal(action, response))
+            return "too many malformed frames" if action.close else None
+        assert isinstance(action, Execute)
+        received = action.received
+        message = received.message
+        result = await ctx.dispatcher.dispatch(self, message)
+        data = self.exchange.respond(received, result.response, store=result.store)
+        elapsed = time.perf_counter() - started
+        msg_id = type(message).MESSAGE_ID
+        ctx.metrics.count_message(msg_id, result.outcome, elapsed)
+        log.info(
+            "message",
+            extra={
+                "conn": self.session.connection_id,
+                "account": self.session.login,
+                "msg": msg_id,
+                "result": result.outcome,
+                "ms": round(elapsed * 1000, 2),
+                "fields": redacted_fields(message),
+            },
+        )
+        await self.stream.send_all(data)
+        return result.close

@@ -1,0 +1,73 @@
+"""Everything a connection needs from the daemon, built once and passed in (no globals).
+
+One ``ServerContext`` per running daemon holds the configuration, the database runner, the
+limiters, the PIN checker, metrics, the shutdown event and the set of live connections.
+Tests build their own, so several daemons can run in one process without sharing anything.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from sip2d.config import Config
+from sip2d.server.metrics import Metrics
+from sip2d.storage.runner import DatabaseRunner
+
+if TYPE_CHECKING:
+    from sip2d.auth.hashing import PinHasher
+    from sip2d.auth.pin_check import PinChecker
+    from sip2d.server.dispatch import Dispatcher
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DatabaseHealth:
+    """Whether the database answered recently; 98 reports on line only while it does."""
+
+    online: bool = True
+    last_error: str = ""
+
+    def failed(self, error: BaseException) -> None:
+        self.online = False
+        self.last_error = type(error).__name__
+
+    def succeeded(self) -> None:
+        self.online = True
+        self.last_error = ""
+
+
+@dataclass
+class ServerContext:
+    config: Config
+    db: DatabaseRunner
+    hasher: PinHasher
+    pin_checker: PinChecker
+    metrics: Metrics
+    clock: Callable[[], datetime] = utc_now
+    health: DatabaseHealth = field(default_factory=DatabaseHealth)
+    stopping: trio.Event = field(default_factory=trio.Event)
+    connections: set[Any] = field(default_factory=set)
+    connections_per_address: dict[str, int] = field(default_factory=dict)
+    # Key for the per-connection verified-PIN cache: random per process, never stored.
+    pin_cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    dispatcher: Dispatcher = field(init=False)
+
+    def now_utc(self) -> datetime:
+        """Current time as naive UTC, the storage convention."""
+        return self.clock().astimezone(UTC).replace(tzinfo=None, microsecond=0)
+
+    def sip_now(self) -> datetime:
+        """Current time for SIP2 date fields: local wall-clock (4 spaces) or UTC (``   Z``)."""
+        now = self.clock().replace(microsecond=0)
+        if self.config.server.utc_dates:
+            return now.astimezone(UTC)
+        return now.astimezone().replace(tzinfo=None)

@@ -1,0 +1,271 @@
+"""The daemon: listeners, connection limits, health checks, signals and shutdown.
+
+Structure (trio nurseries, outermost first):
+
+* the daemon nursery runs the signal watcher, the database health loop, the metrics endpoint
+  and the listener nursery;
+* the listener nursery accepts connections; cancelling it stops accepting and nothing else;
+* the connection nursery holds one task per kiosk, so shutdown can stop accepting first, then
+  let every connection finish the message in hand, and only after the grace period cancel
+  whatever is left.
+
+SIGTERM (and Ctrl-C) drain and exit 0; SIGHUP re-reads the configuration file and applies
+what can change without dropping connections (log level, session, throttle and server
+timeouts); listener and database changes need a restart and say so in the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+from sqlalchemy import text
+
+from sip2d.config import Config, ConfigError, ListenerConfig, load_config, parse_address
+from sip2d.server.connection import Connection, peer_address
+from sip2d.server.context import ServerContext
+from sip2d.server.http import handle_http
+from sip2d.server.logs import configure_logging
+
+log = logging.getLogger("sip2d.server")
+
+HEALTH_INTERVAL = 5.0
+
+
+def tls_context(listener: ListenerConfig) -> ssl.SSLContext:
+    """Server TLS with TLS 1.2 as the floor."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(listener.cert_file, listener.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"listener {listener.address}: cannot load certificate: {exc}") from None
+    return context
+
+
+async def open_listeners(
+    config: Config,
+) -> list[tuple[ListenerConfig, list[trio.abc.Listener[trio.abc.Stream]]]]:
+    opened: list[tuple[ListenerConfig, list[trio.abc.Listener[trio.abc.Stream]]]] = []
+    for listener in config.listeners:
+        host, port = parse_address(listener.address)
+        try:
+            tcp = await trio.open_tcp_listeners(port, host=host or None)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {listener.address}: {exc.strerror or exc}"
+            ) from None
+        streams: list[trio.abc.Listener[trio.abc.Stream]] = list(tcp)
+        if listener.tls:
+            context = tls_context(listener)
+            streams = [trio.SSLListener(t, context, https_compatible=False) for t in tcp]
+        opened.append((listener, streams))
+    return opened
+
+
+def bound_addresses(listeners: list[trio.abc.Listener[trio.abc.Stream]]) -> list[tuple[str, int]]:
+    found: list[tuple[str, int]] = []
+    for listener in listeners:
+        inner: Any = getattr(listener, "transport_listener", listener)
+        sockname = inner.socket.getsockname()
+        found.append((sockname[0], sockname[1]))
+    return found
+
+
+class Daemon:
+    """Runs one configured server until told to stop."""
+
+    def __init__(self, ctx: ServerContext, config_path: str | None = None) -> None:
+        self.ctx = ctx
+        self.config_path = config_path
+        self.addresses: list[tuple[str, int]] = []
+        self.metrics_address: tuple[str, int] | None = None
+        self._listener_scope: trio.CancelScope | None = None
+        self._connection_nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED) -> None:
+        ctx = self.ctx
+        opened = await open_listeners(ctx.config)
+        async with trio.open_nursery() as daemon_nursery:
+            daemon_nursery.start_soon(self._health_loop)
+            if ctx.config.metrics.listen:
+                await daemon_nursery.start(self._serve_metrics)
+            async with trio.open_nursery() as connection_nursery:
+                self._connection_nursery = connection_nursery
+                all_streams = []
+                for listener, streams in opened:
+                    all_streams += streams
+                    for stream_listener in streams:
+                        connection_nursery.start_soon(self._accept_loop, listener, stream_listener)
+                self.addresses = bound_addresses(all_streams)
+                daemon_nursery.start_soon(self._watch_signals, daemon_nursery.cancel_scope)
+                for host, port in self.addresses:
+                    log.info("listening", extra={"host": host, "port": port})
+                task_status.started(self)
+                await ctx.stopping.wait()
+                await self._drain(all_streams, connection_nursery)
+            daemon_nursery.cancel_scope.cancel()
+        ctx.db.engine.dispose()
+        log.info("stopped")
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM does)."""
+        self.ctx.stopping.set()
+
+    async def _drain(
+        self, streams: list[trio.abc.Listener[trio.abc.Stream]], nursery: trio.Nursery
+    ) -> None:
+        ctx = self.ctx
+        for stream_listener in streams:
+            await stream_listener.aclose()
+        log.info("draining", extra={"connections": len(ctx.connections)})
+        for connection in list(ctx.connections):
+            if connection.receive_scope is not None:
+                connection.receive_scope.cancel()
+        with trio.move_on_after(ctx.config.server.shutdown_grace):
+            while ctx.connections:
+                await trio.sleep(0.02)
+                for connection in list(ctx.connections):
+                    if connection.receive_scope is not None:
+                        connection.receive_scope.cancel()
+        nursery.cancel_scope.cancel()
+
+    async def _accept_loop(
+        self, listener: ListenerConfig, stream_listener: trio.abc.Listener[trio.abc.Stream]
+    ) -> None:
+        assert self._connection_nursery is not None
+        while not self.ctx.stopping.is_set():
+            try:
+                stream = await stream_listener.accept()
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                return
+            except OSError as exc:
+                # EMFILE and friends: back off instead of spinning, keep the listener.
+                log.warning("accept failed", extra={"error": str(exc)})
+                await trio.sleep(0.1)
+                continue
+            self._connection_nursery.start_soon(self._serve_connection, listener, stream)
+
+    async def _serve_connection(self, listener: ListenerConfig, stream: trio.abc.Stream) -> None:
+        ctx = self.ctx
+        address = peer_address(stream)
+        server = ctx.config.server
+        per_address = ctx.connections_per_address.get(address, 0)
+        if len(ctx.connections) >= server.max_connections:
+            ctx.metrics.connections_refused.labels("total").inc()
+            log.warning("connection refused", extra={"peer": address, "limit": "total"})
+            await trio.aclose_forcefully(stream)
+            return
+        if per_address >= server.max_connections_per_address:
+            ctx.metrics.connections_refused.labels("per_address").inc()
+            log.warning("connection refused", extra={"peer": address, "limit": "per_address"})
+            await trio.aclose_forcefully(stream)
+            return
+        ctx.connections_per_address[address] = per_address + 1
+        try:
+            await Connection(ctx, stream, listener, address).serve()
+        except trio.Cancelled:
+            raise
+        except Exception:
+            log.exception("connection failed", extra={"peer": address})
+        finally:
+            remaining = ctx.connections_per_address.get(address, 1) - 1
+            if remaining <= 0:
+                ctx.connections_per_address.pop(address, None)
+            else:
+                ctx.connections_per_address[address] = remaining
+
+    async def _health_loop(self) -> None:
+        while True:
+            await self.check_database()
+            await trio.sleep(HEALTH_INTERVAL)
+
+    async def check_database(self) -> bool:
+        ctx = self.ctx
+        try:
+            with trio.fail_after(3):
+                await ctx.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
+        except Exception as exc:
+            if ctx.health.online:
+                log.error("database unavailable", extra={"error": type(exc).__name__})
+            ctx.health.failed(exc)
+            ctx.metrics.db_online.set(0)
+            return False
+        if not ctx.health.online:
+            log.info("database available again")
+        ctx.health.succeeded()
+        ctx.metrics.db_online.set(1)
+        return True
+
+    async def _serve_metrics(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        host, port = parse_address(self.ctx.config.metrics.listen, "metrics.listen")
+        listeners = await trio.open_tcp_listeners(port, host=host or None)
+        self.metrics_address = bound_addresses(list(listeners))[0]
+        log.info(
+            "metrics listening",
+            extra={"host": self.metrics_address[0], "port": self.metrics_address[1]},
+        )
+        task_status.started()
+        registry = self.ctx.metrics.registry
+
+        async def handler(stream: trio.SocketStream) -> None:
+            await handle_http(stream, registry, self.check_database)
+
+        await trio.serve_listeners(handler, listeners)
+
+    async def _watch_signals(self, scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    self.reload()
+                    continue
+                if self.ctx.stopping.is_set():
+                    log.warning("second stop signal: exiting now")
+                    scope.cancel()
+                    return
+                log.info("stop signal received", extra={"signal": signal.Signals(signum).name})
+                self.stop()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file and apply what can change in flight."""
+        if self.config_path is None:
+            log.info("reload: no config file, nothing to reload")
+            return
+        old = self.ctx.config
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload failed, keeping the running configuration", extra={"error": str(exc)})
+            return
+        if new.listeners != old.listeners or new.database != old.database or new.auth != old.auth:
+            log.warning("reload: listener, database and auth changes take effect after a restart")
+        applied = dataclasses.replace(
+            old,
+            server=new.server,
+            pin_policy=new.pin_policy,
+            throttle=new.throttle,
+            session=new.session,
+            logging=new.logging,
+        )
+        self.ctx.config = applied
+        self.ctx.pin_checker.reconfigure(applied.throttle)
+        configure_logging(applied.logging.level, applied.logging.format)
+        log.info("configuration reloaded", extra={"file": str(Path(self.config_path))})
+
+
+def run_blocking(build: Callable[[], ServerContext], config_path: str | None) -> None:
+    """Entry point for ``sip2d serve``: build the context and run until stopped."""
+
+    async def main() -> None:
+        ctx = build()
+        await Daemon(ctx, config_path).run()
+
+    trio.run(main)
