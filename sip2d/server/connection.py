@@ -159,7 +159,7 @@ class Connection:
                 extra={
                     "conn": self.session.connection_id,
                     "account": self.session.login,
-                    "msg": action.message_id,
+                    "msg_id": action.message_id,
                     "error": str(action.error),
                 },
             )
@@ -184,7 +184,7 @@ class Connection:
             extra={
                 "conn": self.session.connection_id,
                 "account": self.session.login,
-                "msg": msg_id,
+                "msg_id": msg_id,
                 "result": result.outcome,
                 "ms": round(elapsed * 1000, 2),
                 "fields": redacted_fields(message),

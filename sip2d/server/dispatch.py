@@ -241,7 +241,11 @@ class Dispatcher:
             self.ctx.metrics.db_errors.inc()
             log.error(
                 "database error",
-                extra={"conn": session.connection_id, "msg": msg_id, "error": type(exc).__name__},
+                extra={
+                    "conn": session.connection_id,
+                    "msg_id": msg_id,
+                    "error": type(exc).__name__,
+                },
             )
             return Result(self.refusal(conn, message, MSG_OFFLINE), "db_error")
 
