@@ -132,14 +132,16 @@ class Pepper:
                     f"pepper file {file}: readable or writable by every user "
                     f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {file}`"
                 )
-            text = file.read_text(encoding="ascii")
+            # Undecodable bytes become U+FFFD and fail the format check below.
+            text = file.read_text(encoding="ascii", errors="replace")
         except PepperError:
             raise
         except FileNotFoundError:
             raise PepperError(f"pepper file {file}: not found; " + GEN_PEPPER_HINT) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
-            raise PepperError(f"pepper file {file}: cannot read it ({reason})") from None
+        except OSError as exc:
+            raise PepperError(
+                f"pepper file {file}: cannot read it ({exc.strerror or type(exc).__name__})"
+            ) from None
         return cls.from_text(text, f"pepper file {file}")
 
     def to_text(self) -> str:
@@ -148,7 +150,7 @@ class Pepper:
 
     def mac(self, secret: str) -> bytes:
         """HMAC-SHA256 of the secret under this pepper: what argon2 actually hashes."""
-        return hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
+        return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return f"Pepper(key_id={self.key_id!r})"
@@ -292,7 +294,9 @@ class PinHasher:
 
     def _verify_bcrypt(self, record: str, secret: str) -> Verification:
         try:
-            ok = bcrypt.checkpw(secret.encode("utf-8")[:BCRYPT_MAX_BYTES], record.encode("ascii"))
+            ok = bcrypt.checkpw(
+                secret.encode("utf-8", "surrogatepass")[:BCRYPT_MAX_BYTES], record.encode("ascii")
+            )
         except (ValueError, UnicodeEncodeError):
             log.warning("unusable bcrypt record")
             self._burn(secret)

@@ -26,20 +26,18 @@ import enum
 import math
 import os
 from datetime import datetime
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
 import trio
-from sqlalchemy import Connection, Table, update
+from sqlalchemy import Connection, update
 
 from sip2d.auth import throttle
 from sip2d.auth.events import AuthEvent, MetricsSink
 from sip2d.auth.hashing import PinHasher, Verification
 from sip2d.auth.session_cache import PinSessionCache
 from sip2d.config import AuthConfig, ThrottleConfig
-from sip2d.storage import models
+from sip2d.storage.models import kiosk_accounts
 from sip2d.storage.runner import DatabaseRunner
-
-kiosk_accounts = cast(Table, models.kiosk_accounts)
 
 # Prune old auth_failures rows once per this many recorded failures (per checker).
 PRUNE_EVERY: Final = 200
@@ -136,6 +134,10 @@ class PinChecker:
         self.hash_limiter = hash_limiter
         self._metrics = metrics
         self._failures_until_prune = PRUNE_EVERY
+
+    def reconfigure(self, throttle_cfg: ThrottleConfig) -> None:
+        """Apply new limits (SIGHUP reload); checks already running finish under the old ones."""
+        self.cfg = throttle_cfg
 
     def _count(self, event: AuthEvent) -> None:
         if self._metrics is not None:

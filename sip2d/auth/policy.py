@@ -8,7 +8,8 @@ repeated four times, no repeated pair, none of the most common PINs. Longer PINs
 ascending/descending runs and a site denylist file are options.
 
 Every rule is a small predicate with its own message, so a rejection tells staff and patrons
-which rule failed; no message ever repeats the PIN itself.
+which rule failed; no message ever repeats the PIN, nor quotes an example PIN that could be
+the patron's own.
 """
 
 from __future__ import annotations
@@ -94,15 +95,15 @@ class PinPolicy:
                 return f"The PIN must be exactly {self.min_length} {unit} long."
             return f"The PIN must be {self.min_length} to {self.max_length} {unit} long."
         if any(ch in FORBIDDEN_CHARACTERS for ch in pin):
-            return "The PIN must not contain control characters or '|'."
+            return "The PIN must not contain control characters or a vertical bar."
         if self.digits_only and not is_ascii_digits(pin):
-            return "The PIN must contain digits 0-9 only."
+            return "The PIN must contain digits only."
         if self.reject_repeated_digit and is_repeated_digit(pin):
-            return "The PIN must not be one digit or character repeated (like 2222)."
+            return f"The PIN must not be the same {unit[:-1]} repeated."
         if self.reject_repeated_pair and is_repeated_pair(pin):
-            return "The PIN must not be a repeated pair (like 1212)."
+            return f"The PIN must not be a pair of {unit} repeated."
         if self.reject_sequences and is_sequence(pin):
-            return "The PIN must not be an ascending or descending run (like 1234 or 9876)."
+            return "The PIN must not be a run of consecutive digits, up or down."
         if self.use_builtin_denylist and pin in BUILTIN_DENYLIST:
             return "The PIN is one of the most commonly used PINs; choose a less obvious one."
         if pin in self.denylist:

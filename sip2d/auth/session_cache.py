@@ -49,7 +49,7 @@ class PinSessionCache:
 
     def _digest(self, barcode: str, pin: str) -> bytes:
         # Length-prefix the barcode so ("12", "34...") and ("123", "4...") never collide.
-        data = f"{len(barcode)}:{barcode}\x00{pin}".encode()
+        data = f"{len(barcode)}:{barcode}\x00{pin}".encode("utf-8", "surrogatepass")
         return hmac.new(self._key, data, hashlib.sha256).digest()
 
     def remember(self, barcode: str, pin: str, now: datetime) -> None:

@@ -32,18 +32,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime, timedelta
-from typing import Final, cast
+from typing import Final
 
-from sqlalchemy import Connection, Table, case, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 
 from sip2d.config import ThrottleConfig
-from sip2d.storage import models
+from sip2d.storage.models import auth_failures, patrons
 
 log = logging.getLogger("sip2d.auth")
-
-# The models expose ``__table__`` as a FromClause; DML wants to know it is a Table.
-patrons = cast(Table, models.patrons)
-auth_failures = cast(Table, models.auth_failures)
 
 # auth_failures.scope values. A *_block row marks the moment a spray block began.
 SCOPE_ACCOUNT: Final = "account"
