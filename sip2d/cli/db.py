@@ -1,11 +1,100 @@
-"""`sip2d db` (placeholder until its issue lands)."""
+"""`sip2d db`: migrate the database, and the one way every data command opens it.
+
+``upgrade`` and ``current`` are the operator's view of :mod:`sip2d.storage.migrate`.
+:func:`open_database` is what ``patron``, ``item``, ``account``, ``import`` and ``demo`` use:
+it connects, refuses a database whose schema is not current (naming ``sip2d db upgrade``),
+and turns every storage or driver error into one line and exit status 1, so a user mistake
+never ends in a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from sip2d.cli.common import CliState, pass_state
+from sip2d.storage.connect import display_url, first_line, open_engine
+from sip2d.storage.errors import SchemaOutOfDate, StorageError
+from sip2d.storage.migrate import check_schema_current, head_revision, revision_of, upgrade_engine
+from sip2d.storage.migrate import upgrade_sql as write_upgrade_sql
 
 
-@click.command(name="db")
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Report StorageError and driver errors as a one-line ClickException."""
+    try:
+        yield
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"database error: {first_line(exc)}") from None
+
+
+@contextmanager
+def open_database(state: CliState, *, check_schema: bool = True) -> Iterator[Engine]:
+    """A connected engine for the configured database, disposed of on exit."""
+    with storage_errors():
+        engine = open_engine(state.config.database)
+        try:
+            if check_schema:
+                check_schema_current(engine)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@click.group(name="db")
 def command() -> None:
-    """Not implemented yet."""
-    raise click.ClickException("'sip2d db' is not implemented yet")
+    """Create and migrate the database schema."""
+
+
+@command.command("upgrade")
+@click.option(
+    "--sql",
+    "sql",
+    is_flag=True,
+    help="Print the SQL of a full upgrade from empty instead of running it (for a DBA).",
+)
+@pass_state
+def upgrade_command(state: CliState, sql: bool) -> None:
+    """Bring the database schema up to this version of sip2d (safe to run again)."""
+    url = state.config.database.url
+    if sql:
+        with storage_errors():
+            write_upgrade_sql(url, sys.stdout)
+        return
+    with open_database(state, check_schema=False) as engine:
+        before = revision_of(engine)
+        upgrade_engine(engine)
+        after = revision_of(engine)
+    where = display_url(url)
+    if before == after:
+        click.echo(f"{where}: already at revision {after} (the newest)")
+    else:
+        click.echo(f"{where}: upgraded from {before or 'empty'} to revision {after}")
+
+
+@command.command("current")
+@pass_state
+def current_command(state: CliState) -> None:
+    """Show the database's schema revision and the one this sip2d needs (exit 1 if behind)."""
+    with open_database(state, check_schema=False) as engine:
+        current = revision_of(engine)
+        try:
+            check_schema_current(engine)
+            problem = None
+        except SchemaOutOfDate as exc:
+            problem = str(exc)
+    click.echo(f"database: {display_url(state.config.database.url)}")
+    click.echo(f"current revision: {current or 'none (empty database)'}")
+    click.echo(f"head revision:    {head_revision()}")
+    if problem is None:
+        click.echo("up to date")
+        return
+    click.echo(problem)
+    raise click.exceptions.Exit(1)
