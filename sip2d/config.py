@@ -56,6 +56,8 @@ class ServerConfig:
     max_consecutive_errors: int = 3
     max_login_attempts: int = 3
     shutdown_grace: float = 10.0
+    # Seconds between database health checks (98 on-line status, /healthz, recovery).
+    health_check_interval: float = 5.0
     # 98 fixed fields: tenths of a second / count; 999 means unknown.
     timeout_period: int = 100
     retries_allowed: int = 3

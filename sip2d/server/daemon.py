@@ -35,8 +35,6 @@ from sip2d.server.logs import configure_logging
 
 log = logging.getLogger("sip2d.server")
 
-HEALTH_INTERVAL = 5.0
-
 
 def tls_context(listener: ListenerConfig) -> ssl.SSLContext:
     """Server TLS with TLS 1.2 as the floor."""
@@ -184,7 +182,7 @@ class Daemon:
     async def _health_loop(self) -> None:
         while True:
             await self.check_database()
-            await trio.sleep(HEALTH_INTERVAL)
+            await trio.sleep(self.ctx.config.server.health_check_interval)
 
     async def check_database(self) -> bool:
         ctx = self.ctx

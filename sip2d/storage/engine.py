@@ -42,6 +42,9 @@ def make_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
         max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=30,
+        # A database that stops answering must not hold a kiosk for minutes: fail the connect
+        # and let the health loop bring the daemon back when it returns.
+        connect_args={"connect_timeout": 5},
     )
 
 

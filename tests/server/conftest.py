@@ -138,7 +138,9 @@ def seed(config: Config) -> None:
 
 
 async def start(nursery: trio.Nursery, config: Config) -> Running:
-    ctx = build_context(config)
+    # Off the event loop: opening the engine connects synchronously, and a test may be serving
+    # the database's network path (a proxy) from this same loop.
+    ctx = await trio.to_thread.run_sync(build_context, config)
     daemon: Daemon = await nursery.start(Daemon(ctx).run)
     host, port = daemon.addresses[0]
     return Running(daemon, config, host, port, config.database.url)
