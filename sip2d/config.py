@@ -205,8 +205,30 @@ def load_config(
     url = env.get("SIP2D_DATABASE_URL") or config.database.url
     url = resolve_sqlite_path(url, base)
     config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=url))
+    config = _resolve_files(config, base)
     validate(config)
     return config
+
+
+def _resolve_files(config: Config, base: Path) -> Config:
+    """Relative file settings (pepper, denylist, certificates) are relative to the config file."""
+
+    def resolve(path: str) -> str:
+        return str((base / path).resolve()) if path and not Path(path).is_absolute() else path
+
+    auth = dataclasses.replace(
+        config.auth,
+        pepper_file=resolve(config.auth.pepper_file),
+        old_pepper_files=[resolve(p) for p in config.auth.old_pepper_files],
+    )
+    policy = dataclasses.replace(
+        config.pin_policy, denylist_file=resolve(config.pin_policy.denylist_file)
+    )
+    listeners = [
+        dataclasses.replace(lst, cert_file=resolve(lst.cert_file), key_file=resolve(lst.key_file))
+        for lst in config.listeners
+    ]
+    return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners)
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:

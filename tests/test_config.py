@@ -71,3 +71,28 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_parse_address_handles_ipv6() -> None:
     assert parse_address("[::1]:6001") == ("::1", 6001)
     assert parse_address("0.0.0.0:0") == ("0.0.0.0", 0)
+
+
+def test_example_config_is_valid_and_shows_every_default() -> None:
+    import dataclasses
+    import tomllib
+
+    example = Path(__file__).resolve().parent.parent / "config.example.toml"
+    config = load_config(example, env={})
+    defaults = load_config(None, env={})
+    assert config.server == defaults.server
+    assert config.throttle == defaults.throttle
+    assert config.session == defaults.session
+    assert config.auth.argon2 == defaults.auth.argon2
+    # Every section key of the dataclasses appears in the file, so nothing is undocumented.
+    raw = tomllib.loads(example.read_text(encoding="utf-8"))
+    for section in ("server", "database", "auth", "pin_policy", "throttle", "session", "logging"):
+        fields = {f.name for f in dataclasses.fields(getattr(defaults, section))}
+        assert fields <= set(raw[section]), section
+    listener_fields = {f.name for f in dataclasses.fields(defaults.listeners[0])}
+    assert listener_fields <= set(raw["listener"][0])
+
+
+def test_relative_files_resolve_against_the_config_directory(tmp_path: Path) -> None:
+    path = write(tmp_path, '[auth]\npepper_file = "keys/pepper"\n')
+    assert load_config(path, env={}).auth.pepper_file == str(tmp_path.resolve() / "keys/pepper")
