@@ -11,7 +11,7 @@ Design choices:
 * Re-running updates. Rows are upserted by barcode (``INSERT .. ON CONFLICT DO UPDATE`` on
   both SQLite and PostgreSQL); only the columns present in the file are updated, so a file
   without a ``pin`` column never touches existing PINs, and one without ``location`` never
-  moves items. A barcode that appears twice in a file ends as its last row says.
+  moves items. Rows apply in file order, so a barcode given twice ends as its last row says.
 * PINs. A ``pin`` column is checked against the PIN policy in pass 1 and hashed in pass 2 by a
   thread pool (argon2 releases the GIL, so threads scale to the cores; hashing of a batch
   overlaps with writing the previous one). A clear PIN is never written anywhere: not to the
@@ -602,8 +602,11 @@ def import_csv(
                     )
                 rejects.write(record, outcome)
                 continue
-            # A barcode twice in one batch: the later row wins (and one statement per key).
-            batch.pop(outcome.barcode, None)
+            # A barcode seen again must be applied after its earlier row, exactly as if the rows
+            # were loaded one by one (an upsert may not touch one key twice in a statement).
+            if outcome.barcode in batch:
+                loader.submit(list(batch.values()))
+                batch = {}
             batch[outcome.barcode] = outcome
             if len(batch) >= batch_rows:
                 loader.submit(list(batch.values()))

@@ -35,7 +35,8 @@ def alembic_config(
     *, connection: Connection | None = None, url: str | None = None, output: TextIO | None = None
 ) -> Config:
     """A Config for the packaged revisions; ``connection`` (online) or ``url`` (offline SQL)."""
-    cfg = Config(stdout=output or io.StringIO())
+    # Alembic's own chatter goes to a buffer nobody reads; offline SQL goes to ``output``.
+    cfg = Config(stdout=io.StringIO(), output_buffer=output)
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     # The connection and URL travel as attributes, not main options: an option string would go
     # through ConfigParser interpolation, which chokes on the '%' of an escaped password.

@@ -1,0 +1,45 @@
+"""Fixtures for the store's tests: a migrated database on each engine and a cheap hasher.
+
+The schema always comes from the real Alembic revisions (``upgrade(url)``), never from
+``create_all``, so every test also exercises the migrations a deployment runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from sip2d.auth.hashing import Pepper, PinHasher
+from sip2d.auth.policy import PinPolicy
+from sip2d.config import Argon2Config, DatabaseConfig, PinPolicyConfig
+from sip2d.storage.engine import make_engine
+from sip2d.storage.migrate import upgrade
+
+CHEAP = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
+
+
+@pytest.fixture
+def migrated_url(database_url: str) -> str:
+    upgrade(database_url)
+    return database_url
+
+
+@pytest.fixture
+def engine(migrated_url: str) -> Iterator[Engine]:
+    eng = make_engine(DatabaseConfig(pool_size=10), url=migrated_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def hasher() -> PinHasher:
+    return PinHasher(CHEAP, Pepper.generate())
+
+
+@pytest.fixture
+def policy() -> PinPolicy:
+    # Default rules, but up to 8 digits: tests use long PINs so a leak scan cannot match by
+    # chance inside random bytes.
+    return PinPolicy.from_config(PinPolicyConfig(max_length=8))

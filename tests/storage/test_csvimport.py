@@ -1,0 +1,291 @@
+"""CSV import: all-or-nothing by default, rejects with --skip-invalid, upserts, PINs hashed."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import bcrypt
+import pytest
+from sqlalchemy import Engine, select, update
+
+from sip2d.auth.hashing import PinHasher
+from sip2d.auth.policy import PinPolicy
+from sip2d.storage.csvimport import (
+    ITEMS,
+    PATRONS,
+    ImportFileError,
+    ImportRefused,
+    default_rejects_path,
+    import_csv,
+)
+from sip2d.storage.models import items, patrons
+from tests.auth.secret_scan import assert_secret_absent
+
+PIN = "73915268"
+OTHER_PIN = "58204617"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def patron_rows(engine: Engine) -> dict[str, dict[str, object]]:
+    with engine.connect() as conn:
+        return {
+            row.barcode: dict(row._mapping)
+            for row in conn.execute(select(patrons).order_by(patrons.c.barcode))
+        }
+
+
+BAD_FILE = (
+    "barcode,name,email,expires,pin,blocked\n"  # line 1
+    f"100,Ann,ann@example.org,2027-01-01,{PIN},no\n"  # 2 good
+    f"101,Bob,,2027-13-01,{OTHER_PIN},\n"  # 3 bad date
+    "102,Cy,,,1234,\n"  # 4 PIN on the denylist
+    '103,"Di\nNewline",,,,yes\n'  # 5-6 bad: a quoted field over two lines, with a newline
+    f"104,Eve, Jr,,,{OTHER_PIN},\n"  # 7 unquoted comma: one field too many
+    "105,Fay,,,,maybe\n"  # 8 bad boolean
+    "\n"  # 9 blank, ignored
+    "106,Gus,,,,\n"  # 10 good
+    ",NoBarcode,,,,\n"  # 11 bad: empty barcode
+)
+
+
+def test_a_bad_row_refuses_the_whole_file(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "patrons.csv", BAD_FILE)
+    with pytest.raises(ImportRefused) as caught:
+        import_csv(engine, PATRONS, path, hasher=hasher, policy=policy)
+    refused = caught.value
+    assert refused.count == 6
+    assert [(bad.line, bad.reason.split(":")[0]) for bad in refused.first] == [
+        (3, "expires"),
+        (4, "pin"),
+        (5, "name"),
+        (7, "expected 6 fields, found 7"),
+        (8, "blocked"),
+        (11, "barcode"),
+    ]
+    assert "--skip-invalid" in str(refused)
+    assert patron_rows(engine) == {}
+    assert not default_rejects_path(path).exists()
+    assert_secret_absent(PIN, str(refused), *(str(bad) for bad in refused.first))
+    assert_secret_absent(OTHER_PIN, str(refused), *(str(bad) for bad in refused.first))
+
+
+def test_skip_invalid_loads_good_rows_and_writes_rejects_without_pins(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "patrons.csv", BAD_FILE)
+    result = import_csv(engine, PATRONS, path, hasher=hasher, policy=policy, skip_invalid=True)
+    assert (result.loaded, result.inserted, result.updated, result.rejected) == (2, 2, 0, 6)
+    assert result.pins_hashed == 1
+    assert result.rejects_path == tmp_path / "patrons.rejects.csv"
+
+    rows = patron_rows(engine)
+    assert sorted(rows) == ["100", "106"]
+    ann = rows["100"]
+    assert hasher.verify(str(ann["pin_hash"]), PIN).ok
+    assert ann["pin_must_change"] is False
+    assert rows["106"]["pin_hash"] is None and rows["106"]["pin_must_change"] is True
+
+    with result.rejects_path.open(encoding="utf-8", newline="") as fh:
+        rejects = list(csv.DictReader(fh))
+    assert [r["line"] for r in rejects] == ["3", "4", "5", "7", "8", "11"]
+    assert rejects[0]["barcode"] == "101" and rejects[0]["expires"] == "2027-13-01"
+    assert rejects[0]["reason"].startswith("expires:")
+    assert all(r["pin"] == "" for r in rejects)
+    # The ragged row's fields are shifted, so none of them is kept.
+    assert rejects[2]["name"] == "Di\nNewline"
+    assert set(rejects[3].values()) == {"", "7", "expected 6 fields, found 7"}
+    raw = result.rejects_path.read_bytes()
+    assert_secret_absent(OTHER_PIN, raw)
+    assert_secret_absent("1234,", raw)
+
+
+def test_reimport_updates_instead_of_duplicating(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    first = write(
+        tmp_path / "a.csv",
+        f"barcode,name,profile,pin\n200,Old Name,adult,{PIN}\n201,Other,child,\n",
+    )
+    result = import_csv(engine, PATRONS, first, hasher=hasher, policy=policy)
+    assert (result.inserted, result.updated) == (2, 0)
+    original_hash = patron_rows(engine)["200"]["pin_hash"]
+    with engine.begin() as conn:
+        conn.execute(
+            update(patrons).where(patrons.c.barcode == "200").values(pin_failures=4, blocked=True)
+        )
+
+    # No pin column and no blocked column: PIN state and the block are left alone.
+    second = write(tmp_path / "b.csv", "barcode,name\n200,New Name\n202,Third\n")
+    result = import_csv(engine, PATRONS, second, hasher=hasher, policy=policy)
+    assert (result.loaded, result.inserted, result.updated) == (2, 1, 1)
+    rows = patron_rows(engine)
+    assert len(rows) == 3
+    assert rows["200"]["name"] == "New Name"
+    assert rows["200"]["profile"] == "adult"
+    assert rows["200"]["pin_hash"] == original_hash
+    assert (rows["200"]["pin_failures"], rows["200"]["blocked"]) == (4, True)
+    assert rows["201"]["profile"] == "child"
+
+    # A new PIN replaces the old one and clears the failures.
+    third = write(tmp_path / "c.csv", f"barcode,name,pin\n200,New Name,{OTHER_PIN}\n201,Other,\n")
+    import_csv(engine, PATRONS, third, hasher=hasher, policy=policy)
+    rows = patron_rows(engine)
+    assert hasher.verify(str(rows["200"]["pin_hash"]), OTHER_PIN).ok
+    assert rows["200"]["pin_failures"] == 0 and rows["200"]["pin_must_change"] is False
+    # An empty pin cell keeps whatever the patron had (here: nothing, must change).
+    assert rows["201"]["pin_hash"] is None and rows["201"]["pin_must_change"] is True
+
+
+def test_legacy_bcrypt_hashes_are_stored_as_given(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    legacy = bcrypt.hashpw(PIN.encode(), bcrypt.gensalt(rounds=4)).decode()
+    legacy_2y = "$2y$" + legacy[4:]
+    path = write(
+        tmp_path / "p.csv",
+        "barcode,name,pin_hash\n"
+        f"300,Legacy,{legacy}\n"
+        f"301,Legacy Y,{legacy_2y}\n"
+        "302,Broken,$2b$10$tooshort\n"
+        f"303,Same Hash Again,{legacy}\n",
+    )
+    result = import_csv(engine, PATRONS, path, hasher=hasher, policy=policy, skip_invalid=True)
+    assert result.rejected == 1
+    rows = patron_rows(engine)
+    assert rows["300"]["pin_hash"] == legacy and rows["301"]["pin_hash"] == legacy_2y
+    assert rows["300"]["pin_must_change"] is False
+    verified = hasher.verify(str(rows["300"]["pin_hash"]), PIN)
+    assert verified.ok and verified.upgraded is not None
+
+
+def test_pin_and_pin_hash_together_is_a_bad_row(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    record = hasher.hash(PIN)
+    # An argon2 record contains commas (m=..,t=..,p=..), so a CSV writer quotes it.
+    path = write(tmp_path / "p.csv", f'barcode,name,pin,pin_hash\n1,A,{OTHER_PIN},"{record}"\n')
+    with pytest.raises(ImportRefused) as caught:
+        import_csv(engine, PATRONS, path, hasher=hasher, policy=policy)
+    assert "both" in caught.value.first[0].reason
+
+
+def test_batches_parallel_hashing_and_duplicate_barcodes(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    lines = ["barcode,name,pin"]
+    pins = {}
+    for n in range(40):
+        pin = f"{(73915268 + n * 7919) % 100_000_000:08d}"
+        pins[f"B{n:03d}"] = pin
+        lines.append(f"B{n:03d},Patron {n},{pin}")
+    # B001 again in the same batch of 3 and B002 again in a later batch: the last row wins.
+    lines.insert(3, "B001,Renamed Early,")
+    lines.append("B002,Renamed Late,")
+    path = write(tmp_path / "p.csv", "\n".join(lines) + "\n")
+    result = import_csv(
+        engine, PATRONS, path, hasher=hasher, policy=policy, batch_rows=3, workers=3
+    )
+    assert result.pins_hashed == 40
+    rows = patron_rows(engine)
+    assert len(rows) == 40
+    assert rows["B001"]["name"] == "Renamed Early"
+    assert rows["B002"]["name"] == "Renamed Late"
+    assert hasher.verify(str(rows["B002"]["pin_hash"]), pins["B002"]).ok
+    for barcode in ("B000", "B017", "B039"):
+        assert hasher.verify(str(rows[barcode]["pin_hash"]), pins[barcode]).ok
+    # The second B001 row has no PIN, so it keeps the one the first row set.
+    assert hasher.verify(str(rows["B001"]["pin_hash"]), pins["B001"]).ok
+    assert len({row["pin_hash"] for row in rows.values()}) == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"barcode,name,shoe_size\n1,A,44\n", "unknown column(s) 'shoe_size'"),
+        (b"barcode,email\n1,a@b\n", "missing required column(s): name"),
+        (b"barcode,name,name\n1,A,B\n", "given twice: name"),
+        (b"\xffbarcode,name\n", "header line is not UTF-8"),
+        (b'barcode,name\n1,"unterminated\n', "not valid CSV"),
+    ],
+)
+def test_file_level_problems_write_nothing(
+    engine: Engine,
+    hasher: PinHasher,
+    policy: PinPolicy,
+    tmp_path: Path,
+    content: bytes,
+    message: str,
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(content)
+    with pytest.raises(ImportFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        import_csv(engine, PATRONS, path, hasher=hasher, policy=policy, skip_invalid=True)
+    assert patron_rows(engine) == {}
+
+
+def test_bom_crlf_and_undecodable_rows(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    path = tmp_path / "p.csv"
+    path.write_bytes(b"\xef\xbb\xbfBarcode , NAME\r\n1,Ann\r\n2,Bj\xf6rn\r\n3,Chlo\xc3\xa9\r\n")
+    result = import_csv(engine, PATRONS, path, hasher=hasher, policy=policy, skip_invalid=True)
+    assert (result.loaded, result.rejected) == (2, 1)
+    assert {b: r["name"] for b, r in patron_rows(engine).items()} == {"1": "Ann", "3": "Chloé"}
+    assert result.rejects_path is not None
+    rejects = result.rejects_path.read_text(encoding="utf-8")
+    assert "3,not valid UTF-8" in rejects
+
+
+def test_items_import_and_location_update(engine: Engine, tmp_path: Path) -> None:
+    first = write(
+        tmp_path / "items.csv",
+        "barcode,title,author,media_type,location,checkout_fee\n"
+        "3001,Dune,Herbert,001,MAIN,\n"
+        "3002,Spirited Away,Miyazaki,005,AV,1.50\n",
+    )
+    result = import_csv(engine, ITEMS, first)
+    assert (result.loaded, result.inserted) == (2, 2)
+    with engine.begin() as conn:
+        conn.execute(
+            update(items).where(items.c.barcode == "3001").values(current_location="TRANSIT")
+        )
+    second = write(tmp_path / "again.csv", "barcode,title,location\n3001,Dune (2nd ed.),BRANCH\n")
+    result = import_csv(engine, ITEMS, second)
+    assert (result.inserted, result.updated) == (0, 1)
+    with engine.connect() as conn:
+        got = {r.barcode: r for r in conn.execute(select(items).order_by(items.c.barcode))}
+    assert got["3001"].title == "Dune (2nd ed.)"
+    assert (got["3001"].permanent_location, got["3001"].current_location) == ("BRANCH", "TRANSIT")
+    assert got["3001"].author == "Herbert"
+    assert (got["3002"].media_type, got["3002"].checkout_fee_cents) == ("005", 150)
+    assert got["3002"].current_location == "AV"
+
+
+def test_bad_item_rows_are_refused(engine: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "items.csv",
+        "barcode,title,media_type,circulation_status,checkout_fee\n"
+        "1,A,01,03,\n"
+        "2,B,001,14,\n"
+        "3,C|D,001,03,\n"
+        "4,D,001,03,0.001\n"
+        "5,,001,03,\n",
+    )
+    with pytest.raises(ImportRefused) as caught:
+        import_csv(engine, ITEMS, path)
+    reasons = [bad.reason.split(":")[0] for bad in caught.value.first]
+    assert reasons == ["media_type", "circulation_status", "title", "checkout_fee", "title"]
+
+
+def test_pin_file_without_a_hasher_is_refused(engine: Engine, tmp_path: Path) -> None:
+    path = write(tmp_path / "p.csv", "barcode,name,pin\n1,A,\n")
+    with pytest.raises(ImportFileError, match="hasher"):
+        import_csv(engine, PATRONS, path)
