@@ -57,7 +57,10 @@ def test_open_loan_index_is_unique_and_partial(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         sql = "SELECT sql FROM sqlite_master WHERE name = 'uq_loans_open_item'"
     else:
-        sql = "SELECT indexdef FROM pg_indexes WHERE indexname = 'uq_loans_open_item'"
+        sql = (
+            "SELECT indexdef FROM pg_indexes "
+            "WHERE indexname = 'uq_loans_open_item' AND schemaname = current_schema()"
+        )
     with engine.connect() as conn:
         definition = conn.execute(text(sql)).scalar_one()
     assert "UNIQUE" in definition.upper()
