@@ -10,8 +10,6 @@ import dataclasses
 import os
 from pathlib import Path
 
-import trio
-
 from sip2d.auth.events import AuthEvent
 from sip2d.auth.hashing import Pepper, PinHasher
 from sip2d.auth.pin_check import PinChecker, make_hash_limiter
@@ -61,7 +59,7 @@ def build_context(config: Config, *, metrics: Metrics | None = None) -> ServerCo
     except BaseException:
         engine.dispose()
         raise
-    db = DatabaseRunner(engine, trio.CapacityLimiter(max(config.database.pool_size, 1)))
+    db = DatabaseRunner(engine)
     metrics = metrics or Metrics()
     checker = PinChecker(
         hasher,

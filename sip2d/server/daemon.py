@@ -109,7 +109,7 @@ class Daemon:
                 await ctx.stopping.wait()
                 await self._drain(all_streams, connection_nursery)
             daemon_nursery.cancel_scope.cancel()
-        ctx.db.engine.dispose()
+        ctx.db.close()
         log.info("stopped")
 
     def stop(self) -> None:
