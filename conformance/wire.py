@@ -112,6 +112,54 @@ def split_frames(data: bytes) -> list[bytes]:
     return [piece.lstrip(_CONTROL) for piece in _TERMINATOR.split(data) if piece.strip(_CONTROL)]
 
 
+class FrameSplitter:
+    """Bytes in, :class:`Frame` out, keeping each frame's terminator and any junk before it.
+
+    CR, LF and CR LF all end a frame (like sip2d's FrameBuffer) so a server or kiosk that ends
+    frames wrongly is still read, and the way it ended them stays visible: an LF that arrives
+    after a CR, in the same segment or a later one, is kept as the next frame's ``leading``.
+    Empty lines are not frames; their bytes are kept as ``leading`` too.
+    """
+
+    def __init__(self, limit: int = MAX_RESPONSE_BYTES) -> None:
+        self.limit = limit
+        self._buffer = bytearray()
+        self._leading = b""
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes | bytearray) -> None:
+        self._buffer += data
+
+    def next_frame(self) -> Frame | None:
+        buffer = self._buffer
+        while True:
+            match = _TERMINATOR.search(buffer)
+            if match is None:
+                if len(buffer) > self.limit:
+                    buffer.clear()
+                    raise WireError(f"more than {self.limit} bytes arrived without a terminator")
+                return None
+            end = match.start()
+            segment = bytes(buffer[:end])
+            body = segment.lstrip(_CONTROL)
+            prefix = segment[: len(segment) - len(body)]
+            terminator = bytes(buffer[end : end + 1])
+            consumed = end + 1
+            if terminator == b"\r" and buffer[end + 1 : end + 2] == b"\n":
+                terminator = b"\r\n"
+                consumed += 1
+            del buffer[:consumed]
+            if not body:
+                self._leading += prefix + terminator
+                continue
+            frame = Frame(body, terminator, self._leading + prefix)
+            self._leading = b""
+            return frame
+
+
 class Wire:
     """One connection to the system under test, as the suite's kiosk."""
 
@@ -132,8 +180,7 @@ class Wire:
         self.checksums = checksums
         self.sequence = 0
         self.closed = False
-        self._buffer = bytearray()
-        self._leading = b""
+        self._frames = FrameSplitter()
         self._pending: collections.deque[tuple[bytes, bool]] = collections.deque()
 
     # --- sending ----------------------------------------------------------------------------
@@ -219,40 +266,12 @@ class Wire:
 
     # --- receiving --------------------------------------------------------------------------
 
-    def _take_frame(self) -> Frame | None:
-        buffer = self._buffer
-        while True:
-            match = _TERMINATOR.search(buffer)
-            if match is None:
-                if len(buffer) > MAX_RESPONSE_BYTES:
-                    raise WireError(
-                        f"more than {MAX_RESPONSE_BYTES} bytes arrived without a terminator"
-                    )
-                return None
-            end = match.start()
-            segment = bytes(buffer[:end])
-            body = segment.lstrip(_CONTROL)
-            prefix = segment[: len(segment) - len(body)]
-            terminator = bytes(buffer[end : end + 1])
-            consumed = end + 1
-            if terminator == b"\r" and buffer[end + 1 : end + 2] == b"\n":
-                terminator = b"\r\n"
-                consumed += 1
-            del buffer[:consumed]
-            if not body:
-                # An empty line or a lone LF: keep it as evidence on the next frame.
-                self._leading += prefix + terminator
-                continue
-            frame = Frame(body, terminator, self._leading + prefix)
-            self._leading = b""
-            return frame
-
     async def receive(self, timeout: float | None = None) -> Frame:
         """The next frame, or :class:`NoResponse` / :class:`Closed`."""
         limit = self.timeout if timeout is None else timeout
         with trio.move_on_after(limit):
             while True:
-                frame = self._take_frame()
+                frame = self._frames.next_frame()
                 if frame is not None:
                     self._received(frame)
                     return frame
@@ -265,7 +284,7 @@ class Wire:
                 if not data:
                     self.closed = True
                     break
-                self._buffer += data
+                self._frames.feed(data)
         if self.closed:
             self.recorder.event(self.number, "connection closed by the server")
             raise Closed("the server closed the connection instead of answering")
