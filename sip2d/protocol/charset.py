@@ -23,7 +23,7 @@ import unicodedata
 MAX_VALUE_BYTES = 255
 SUPPORTED_ENCODINGS = ("utf-8", "cp850", "latin-1", "ascii")
 
-_UNSAFE = re.compile("[|\r\n\x00]")
+UNSAFE_VALUE_CHARACTERS = re.compile("[|\r\n\x00]")
 _UNSAFE_FIXED = re.compile("[^ -~]")  # fixed fields are printable ASCII only
 
 
@@ -61,7 +61,9 @@ def transliterate(text: str) -> str:
 
 def sanitise(value: str) -> str:
     """Replace the characters a value may never carry (``|``, CR, LF, NUL) with a space."""
-    return _UNSAFE.sub(" ", value) if _UNSAFE.search(value) else value
+    return (
+        UNSAFE_VALUE_CHARACTERS.sub(" ", value) if UNSAFE_VALUE_CHARACTERS.search(value) else value
+    )
 
 
 def fit_value(value: str, encoding: str, single_byte: bool, ascii_only: bool) -> str:
@@ -70,8 +72,8 @@ def fit_value(value: str, encoding: str, single_byte: bool, ascii_only: bool) ->
     ``single_byte`` and ``ascii_only`` are passed in (computed once per encode) so the common
     short ASCII value costs a couple of checks.
     """
-    if _UNSAFE.search(value):
-        value = _UNSAFE.sub(" ", value)
+    if UNSAFE_VALUE_CHARACTERS.search(value):
+        value = UNSAFE_VALUE_CHARACTERS.sub(" ", value)
     if ascii_only and not value.isascii():
         value = transliterate(value)
     if len(value) <= MAX_VALUE_BYTES // 4:

@@ -12,8 +12,7 @@ Why it is done this way:
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Literal
+from typing import Literal, NamedTuple
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = frozenset(b"0123456789")
@@ -29,12 +28,13 @@ _MODE_ALIASES: dict[str, TrailerMode] = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Trailer:
-    """The error-detection trailer of a received frame.
+class Trailer(NamedTuple):
+    """The error-detection trailer of a received frame (immutable).
 
     ``sequence`` is the AY digit (``None`` when the frame had ``AZ`` only); ``checksum`` is the
-    four hex digits as received, upper-cased, so a retransmitted request compares equal.
+    four hex digits as received, upper-cased, so a retransmitted request compares equal. A
+    NamedTuple rather than a frozen dataclass because it is built for every checksummed frame and
+    costs a third as much to create.
     """
 
     sequence: int | None

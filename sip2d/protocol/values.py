@@ -18,11 +18,12 @@ Design choices:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from operator import attrgetter
 from types import MappingProxyType
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 DATE_WIDTH = 18
 BLANK_DATE = " " * DATE_WIDTH
@@ -45,21 +46,20 @@ LETTER_BY_OFFSET: MappingProxyType[timedelta, str] = MappingProxyType(
 
 def parse_date(text: str) -> datetime | None:
     """Parse an 18-character SIP date leniently: blank, zero or invalid dates give ``None``."""
-    if len(text) != DATE_WIDTH or not text[:8].isdigit() or not text[12:].isdigit():
+    date, time = text[:8], text[12:]
+    if len(text) != DATE_WIDTH or not date.isdigit() or not time.isdigit():
         return None
     try:
-        value = datetime(
-            int(text[0:4]),
-            int(text[4:6]),
-            int(text[6:8]),
-            int(text[12:14]),
-            int(text[14:16]),
-            int(text[16:18]),
-        )
+        # fromisoformat (C) is 4x faster than six int() calls; the digit checks above keep
+        # ISO forms such as week dates ("2024W011") out.
+        value = datetime.fromisoformat(date + "T" + time)
     except ValueError:  # 00000000, month 13, second 61 ... all mean "no usable date"
         return None
-    zone = ZONE_BY_LETTER.get(text[11].upper())
-    return value if zone is None else value.replace(tzinfo=zone)
+    zone = text[11]
+    if zone == " ":
+        return value
+    tzinfo = ZONE_BY_LETTER.get(zone.upper())
+    return value if tzinfo is None else value.replace(tzinfo=tzinfo)
 
 
 def format_date(value: datetime | None) -> str:
@@ -67,16 +67,22 @@ def format_date(value: datetime | None) -> str:
     if value is None:
         return BLANK_DATE
     zone = "    "
-    offset = value.utcoffset()
+    offset = None if value.tzinfo is None else value.utcoffset()
     if offset is not None:
         letter = LETTER_BY_OFFSET.get(offset)
         if letter is None:
             value = value.astimezone(UTC)
             letter = "Z"
         zone = "   " + letter
-    return (
-        f"{value.year:04d}{value.month:02d}{value.day:02d}{zone}"
-        f"{value.hour:02d}{value.minute:02d}{value.second:02d}"
+    # %-formatting is the fastest of f-strings, strftime and isoformat slicing (measured).
+    return "%04d%02d%02d%s%02d%02d%02d" % (  # noqa: UP031
+        value.year,
+        value.month,
+        value.day,
+        zone,
+        value.hour,
+        value.minute,
+        value.second,
     )
 
 
@@ -156,7 +162,7 @@ class PatronStatus:
 
     @classmethod
     def from_wire(cls, text: str) -> PatronStatus:
-        return cls(*_flags_from_wire(text, cls.WIDTH))
+        return _PATRON_STATUS_FROM_WIRE(text)
 
     @classmethod
     def unknown_patron(cls) -> PatronStatus:
@@ -164,7 +170,7 @@ class PatronStatus:
         return cls(True, True, True, True)
 
     def __str__(self) -> str:
-        return "".join(["Y" if flag else " " for flag in _PATRON_STATUS_FLAGS(self)])
+        return _PATRON_STATUS_TO_WIRE(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -197,18 +203,18 @@ class Summary:
 
     @classmethod
     def from_wire(cls, text: str) -> Summary:
-        return cls(*_flags_from_wire(text, 6))
+        return _SUMMARY_FROM_WIRE(text)
 
     @property
     def selected(self) -> str | None:
         """Attribute name of the first selected category, or ``None`` for counts only."""
-        for name, flag in zip(self.LIST_FIELDS, _SUMMARY_FLAGS(self), strict=True):
+        for name, flag in zip(self.LIST_FIELDS, _flags(self), strict=True):
             if flag:
                 return name
         return None
 
     def __str__(self) -> str:
-        return "".join(["Y" if flag else " " for flag in _SUMMARY_FLAGS(self)]) + "    "
+        return _SUMMARY_TO_WIRE(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -257,7 +263,7 @@ class SupportedMessages:
 
     @classmethod
     def from_wire(cls, text: str) -> SupportedMessages:
-        return cls(*_flags_from_wire(text, cls.WIDTH))
+        return _SUPPORTED_FROM_WIRE(text)
 
     @classmethod
     def all(cls) -> SupportedMessages:
@@ -269,14 +275,38 @@ class SupportedMessages:
         return name is not None and bool(getattr(self, name))
 
     def __str__(self) -> str:
-        return "".join(["Y" if flag else "N" for flag in _SUPPORTED_FLAGS(self)])
+        return _SUPPORTED_TO_WIRE(self)
 
 
-def _getter(cls: type) -> Callable[[object], tuple[bool, ...]]:
-    # attrgetter over the field names, built once: astuple() deep-copies and is 10x slower.
-    return attrgetter(*(field.name for field in dataclasses.fields(cls)))
+# Parsing and printing the bitmaps is memoised: a frozen dataclass of 14 booleans costs ~3 us to
+# build, and kiosks send very few distinct bitmaps. The caches are bounded memos of pure
+# functions (no behaviour depends on them); they made 24/64 decoding several times faster.
+_CACHE_SIZE = 1024
+_Bits = TypeVar("_Bits", PatronStatus, Summary, SupportedMessages)
 
 
-_PATRON_STATUS_FLAGS = _getter(PatronStatus)
-_SUMMARY_FLAGS = _getter(Summary)
-_SUPPORTED_FLAGS = _getter(SupportedMessages)
+def _flags(value: PatronStatus | Summary | SupportedMessages) -> tuple[bool, ...]:
+    return tuple(getattr(value, field.name) for field in dataclasses.fields(value))
+
+
+def _wire_codec(
+    cls: type[_Bits], width: int, false: str, padding: str = ""
+) -> tuple[Callable[[str], _Bits], Callable[[_Bits], str]]:
+    names = [field.name for field in dataclasses.fields(cls)]
+    getter = attrgetter(*names)
+
+    @functools.lru_cache(maxsize=_CACHE_SIZE)
+    def from_wire(text: str) -> _Bits:
+        return cls(*_flags_from_wire(text, len(names)))
+
+    @functools.lru_cache(maxsize=_CACHE_SIZE)
+    def to_wire(value: _Bits) -> str:
+        return "".join(["Y" if flag else false for flag in getter(value)]) + padding
+
+    assert len(names) + len(padding) == width
+    return from_wire, to_wire
+
+
+_PATRON_STATUS_FROM_WIRE, _PATRON_STATUS_TO_WIRE = _wire_codec(PatronStatus, 14, " ")
+_SUMMARY_FROM_WIRE, _SUMMARY_TO_WIRE = _wire_codec(Summary, 10, " ", "    ")
+_SUPPORTED_FROM_WIRE, _SUPPORTED_TO_WIRE = _wire_codec(SupportedMessages, 16, "N")
