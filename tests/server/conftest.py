@@ -85,7 +85,7 @@ def seed(config: Config) -> None:
                 can_status_update=True,
             )
         )
-        rows = [
+        rows: list[dict[str, object]] = [
             dict(
                 barcode=ALICE[0],
                 name="Alice Archer",

@@ -61,9 +61,9 @@ async def test_whole_kiosk_session(running: Running) -> None:
     assert back.patron_identifier == ALICE[0]
     assert back.permanent_location == "BRANCH1"
 
-    item = (await client.item_information(ITEMS[1])).message
-    assert isinstance(item, ItemInformationResponse)
-    assert item.circulation_status == "04" and item.due_date
+    info_18 = (await client.item_information(ITEMS[1])).message
+    assert isinstance(info_18, ItemInformationResponse)
+    assert info_18.circulation_status == "04" and info_18.due_date
 
     refused = (await client.checkout(ALICE[0], HELD_ITEM, ALICE[1])).message
     assert isinstance(refused, CheckoutResponse)
