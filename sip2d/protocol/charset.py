@@ -7,7 +7,8 @@ works, these four are the ones we test).
 Choices:
 - Decoding never fails: if the bytes are not valid in the configured codec (a UTF-8 account whose
   kiosk sends Latin-1 names), the frame is decoded as Latin-1, which maps every byte, rather than
-  dropping the patron's transaction (reference 2.4).
+  dropping the patron's transaction (reference 2.4). That fallback is two lines inlined in
+  ``codec.decode`` because it sits on the hot path.
 - Output values are made safe instead of refused (reference 2.3, P24, P26): ``|``, CR, LF and NUL
   become a space; a value is cut to 255 *encoded* bytes without splitting a multi-byte character;
   characters the codec cannot represent become ``?``. For ``ascii`` we first transliterate
@@ -23,7 +24,7 @@ import unicodedata
 MAX_VALUE_BYTES = 255
 SUPPORTED_ENCODINGS = ("utf-8", "cp850", "latin-1", "ascii")
 
-UNSAFE_VALUE_CHARACTERS = re.compile("[|\r\n\x00]")
+_UNSAFE = re.compile("[|\r\n\x00]")
 _UNSAFE_FIXED = re.compile("[^ -~]")  # fixed fields are printable ASCII only
 
 
@@ -42,14 +43,6 @@ _SINGLE_BYTE = frozenset(
 )
 
 
-def decode_bytes(data: bytes, encoding: str) -> tuple[str, bool]:
-    """Decode frame bytes; returns (text, fell_back_to_latin1)."""
-    try:
-        return data.decode(encoding), False
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), True
-
-
 def transliterate(text: str) -> str:
     """ASCII approximation: NFKD, combining marks dropped, anything else non-ASCII -> ``?``."""
     if text.isascii():
@@ -59,21 +52,14 @@ def transliterate(text: str) -> str:
     return kept.encode("ascii", "replace").decode("ascii")
 
 
-def sanitise(value: str) -> str:
-    """Replace the characters a value may never carry (``|``, CR, LF, NUL) with a space."""
-    return (
-        UNSAFE_VALUE_CHARACTERS.sub(" ", value) if UNSAFE_VALUE_CHARACTERS.search(value) else value
-    )
-
-
 def fit_value(value: str, encoding: str, single_byte: bool, ascii_only: bool) -> str:
     """Sanitise, transliterate for ASCII, and cut to 255 encoded bytes.
 
     ``single_byte`` and ``ascii_only`` are passed in (computed once per encode) so the common
     short ASCII value costs a couple of checks.
     """
-    if UNSAFE_VALUE_CHARACTERS.search(value):
-        value = UNSAFE_VALUE_CHARACTERS.sub(" ", value)
+    if _UNSAFE.search(value):
+        value = _UNSAFE.sub(" ", value)
     if ascii_only and not value.isascii():
         value = transliterate(value)
     if len(value) <= MAX_VALUE_BYTES // 4:

@@ -8,11 +8,14 @@ string and never mixes the conventions up.
 Design choices:
 - Every parser here is *lenient* (it never raises on odd input, pitfalls P20/P21): anything that
   is not ``Y``/``y`` is false, blank or zero dates are ``None``, unknown zone characters mean local
-  time. Strictness lives separately in the ``check_*`` functions, which only *report* what is not
-  canonical; the codec calls them when a caller asks for ``strict=True``.
+  time. Strictness lives separately in the ``check_*`` functions (and the kinds of
+  :mod:`.layout`), which only *report* what is not canonical, for ``strict=True``.
 - Every formatter produces the canonical form, so ``format(parse(canonical)) == canonical``.
 - Dates are naive ``datetime`` for local time (four spaces in the zone), aware for a military zone
   letter (``Z`` = UTC). Formatting an aware time whose offset has no letter converts it to UTC.
+- The bitmap classes are frozen dataclasses of named booleans; their wire parse and print are
+  memoised in small bounded caches (pure functions, so the caches change nothing but speed),
+  because building a 14-field frozen dataclass per frame was the largest single decode cost.
 """
 
 from __future__ import annotations

@@ -305,6 +305,24 @@ def test_count_that_is_not_a_number() -> None:
     assert (info.value.field, info.value.position) == ("hold_items_count", 37)
 
 
+def test_variable_count_that_is_not_a_number() -> None:
+    head = b"64" + b" " * 14 + b"000" + b"20240315    143025" + b"0000" * 6
+    frame = head + b"AOM|AA1|AE|BZ0010|CA12a4|"
+    with pytest.raises(MalformedMessage) as info:
+        decode(frame)
+    assert (info.value.field, info.value.position) == ("CA", frame.index(b"CA12a4"))
+
+
+def test_fixed_part_alone_lacks_the_required_fields() -> None:
+    with pytest.raises(MalformedMessage) as info:
+        decode(b"2300120240315    143025")
+    assert (info.value.field, info.value.reason) == ("AA", "required field missing")
+    # Messages whose variable fields are all optional or lenient decode from the fixed part.
+    message = decode(b"6610000000020240315    143900").message
+    assert message.institution_id == ""
+    assert message.renewed_items == ()
+
+
 def test_nul_byte_is_refused() -> None:
     with pytest.raises(MalformedMessage, match="NUL"):
         decode(b"9300CNa|CO\x00|")
