@@ -60,6 +60,7 @@ from sip2d.protocol import (
     SCStatus,
     SupportedMessages,
 )
+from sip2d.server import refusals
 from sip2d.server.session import address_allowed, terminator_bytes
 from sip2d.storage.errors import StorageError
 from sip2d.storage.policies import resolve_loan_policy
@@ -265,212 +266,38 @@ class Dispatcher:
             terminator=terminator_bytes(record.terminator or "CR"),
         )
 
+    def refuse(
+        self,
+        conn: KioskConnection,
+        message_id: str,
+        reason: str,
+        *,
+        patron: str = "",
+        item: str = "",
+    ) -> Message:
+        """The refusal form of the response to request ``message_id``."""
+        return refusals.refusal(
+            message_id,
+            reason,
+            when=self.ctx.sip_now(),
+            institution=self.institution(conn),
+            patron=patron,
+            item=item,
+        )
+
     def refusal_for(self, conn: KioskConnection, message_id: str, reason: str) -> Message | None:
-        """The refusal form for a request id whose frame could not be decoded."""
-        builders: dict[str, Callable[[], Message]] = {
-            "93": lambda: LoginResponse(ok=False),
-            "23": lambda: self._patron_status_refusal(conn, "", reason),
-            "01": lambda: self._patron_status_refusal(conn, "", reason),
-            "63": lambda: self._patron_info_refusal(conn, "", reason),
-            "25": lambda: self._patron_enable_refusal(conn, "", reason),
-            "11": lambda: self._checkout_refusal(conn, "", "", reason),
-            "29": lambda: self._renew_refusal(conn, "", "", reason),
-            "09": lambda: self._checkin_refusal(conn, "", reason),
-            "17": lambda: self._item_info_refusal(conn, "", reason),
-            "19": lambda: ItemStatusUpdateResponse(
-                item_properties_ok=False,
-                transaction_date=self.ctx.sip_now(),
-                item_identifier="",
-                screen_message=(reason,),
-            ),
-            "35": lambda: EndSessionResponse(
-                end_session=False,
-                transaction_date=self.ctx.sip_now(),
-                institution_id=self.institution(conn),
-                patron_identifier="",
-                screen_message=(reason,),
-            ),
-            "37": lambda: self._fee_refusal(conn, "", reason),
-            "15": lambda: self._hold_refusal(conn, "", reason),
-            "65": lambda: self._renew_all_refusal(conn, reason),
-            "99": lambda: self.acs_status(conn, online=False, message=reason),
-        }
-        builder = builders.get(message_id)
-        return builder() if builder else None
+        """For a frame that could not be decoded: its refusal form, or None (answer 96)."""
+        response = self.refuse(conn, message_id, reason)
+        return None if isinstance(response, RequestSCResend) else response
 
     def refusal(self, conn: KioskConnection, message: Any, reason: str) -> Message:
-        """The refusal form of the response matching ``message`` (reference 9.3)."""
-        patron = getattr(message, "patron_identifier", "") or ""
-        item = getattr(message, "item_identifier", "") or ""
-        if isinstance(message, PatronStatusRequest | BlockPatron):
-            return self._patron_status_refusal(conn, patron, reason)
-        if isinstance(message, PatronInformationRequest):
-            return self._patron_info_refusal(conn, patron, reason)
-        if isinstance(message, PatronEnableRequest):
-            return self._patron_enable_refusal(conn, patron, reason)
-        if isinstance(message, CheckoutRequest):
-            return self._checkout_refusal(conn, patron, item, reason)
-        if isinstance(message, RenewRequest):
-            return self._renew_refusal(conn, patron, item, reason)
-        if isinstance(message, CheckinRequest):
-            return self._checkin_refusal(conn, item, reason)
-        if isinstance(message, ItemInformationRequest):
-            return self._item_info_refusal(conn, item, reason)
-        if isinstance(message, ItemStatusUpdateRequest):
-            return ItemStatusUpdateResponse(
-                item_properties_ok=False,
-                transaction_date=self.ctx.sip_now(),
-                item_identifier=item,
-                screen_message=(reason,),
-            )
-        if isinstance(message, EndPatronSessionRequest):
-            return EndSessionResponse(
-                end_session=False,
-                transaction_date=self.ctx.sip_now(),
-                institution_id=self.institution(conn),
-                patron_identifier=patron,
-                screen_message=(reason,),
-            )
-        if isinstance(message, FeePaidRequest):
-            return self._fee_refusal(conn, patron, reason)
-        if isinstance(message, HoldRequest):
-            return self._hold_refusal(conn, patron, reason, item)
-        if isinstance(message, RenewAllRequest):
-            return self._renew_all_refusal(conn, reason)
-        if isinstance(message, LoginRequest):
-            return LoginResponse(ok=False)
-        if isinstance(message, SCStatus):
-            return self.acs_status(conn, online=False, message=reason)
-        return RequestSCResend()
-
-    def _patron_status_refusal(self, conn: KioskConnection, patron: str, reason: str) -> Message:
-        return PatronStatusResponse(
-            patron_status=PatronStatus.unknown_patron(),
-            language="000",
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            personal_name="",
-            valid_patron=False,
-            screen_message=(reason,),
-        )
-
-    def _patron_enable_refusal(self, conn: KioskConnection, patron: str, reason: str) -> Message:
-        return PatronEnableResponse(
-            patron_status=PatronStatus.unknown_patron(),
-            language="000",
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            personal_name="",
-            valid_patron=False,
-            screen_message=(reason,),
-        )
-
-    def _patron_info_refusal(self, conn: KioskConnection, patron: str, reason: str) -> Message:
-        return PatronInformationResponse(
-            patron_status=PatronStatus.unknown_patron(),
-            language="000",
-            transaction_date=self.ctx.sip_now(),
-            hold_items_count=0,
-            overdue_items_count=0,
-            charged_items_count=0,
-            fine_items_count=0,
-            recall_items_count=0,
-            unavailable_holds_count=0,
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            personal_name="",
-            valid_patron=False,
-            screen_message=(reason,),
-        )
-
-    def _checkout_refusal(
-        self, conn: KioskConnection, patron: str, item: str, reason: str
-    ) -> Message:
-        return CheckoutResponse(
-            ok=False,
-            renewal_ok=False,
-            magnetic_media=None,
-            desensitize=False,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            item_identifier=item,
-            title_identifier="",
-            due_date="",
-            screen_message=(reason,),
-        )
-
-    def _renew_refusal(self, conn: KioskConnection, patron: str, item: str, reason: str) -> Message:
-        return RenewResponse(
-            ok=False,
-            renewal_ok=False,
-            magnetic_media=None,
-            desensitize=False,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            item_identifier=item,
-            title_identifier="",
-            due_date="",
-            screen_message=(reason,),
-        )
-
-    def _checkin_refusal(self, conn: KioskConnection, item: str, reason: str) -> Message:
-        return CheckinResponse(
-            ok=False,
-            resensitize=False,
-            magnetic_media=None,
-            alert=False,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            item_identifier=item,
-            permanent_location="",
-            screen_message=(reason,),
-        )
-
-    def _item_info_refusal(self, conn: KioskConnection, item: str, reason: str) -> Message:
-        return ItemInformationResponse(
-            circulation_status="01",
-            security_marker="01",
-            fee_type="01",
-            transaction_date=self.ctx.sip_now(),
-            item_identifier=item,
-            title_identifier="",
-            screen_message=(reason,),
-        )
-
-    def _fee_refusal(self, conn: KioskConnection, patron: str, reason: str) -> Message:
-        return FeePaidResponse(
-            payment_accepted=False,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            screen_message=(reason,),
-        )
-
-    def _hold_refusal(
-        self, conn: KioskConnection, patron: str, reason: str, item: str = ""
-    ) -> Message:
-        return HoldResponse(
-            ok=False,
-            available=False,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=patron,
-            item_identifier=item or None,
-            screen_message=(reason,),
-        )
-
-    def _renew_all_refusal(self, conn: KioskConnection, reason: str) -> Message:
-        return RenewAllResponse(
-            ok=False,
-            renewed_count=0,
-            unrenewed_count=0,
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            screen_message=(reason,),
+        """The refusal form of the response matching a decoded request."""
+        return self.refuse(
+            conn,
+            type(message).MESSAGE_ID,
+            reason,
+            patron=getattr(message, "patron_identifier", "") or "",
+            item=getattr(message, "item_identifier", "") or "",
         )
 
     # --- 93 / 99 ---------------------------------------------------------------------------
@@ -540,9 +367,7 @@ class Dispatcher:
         session.protocol_version = message.protocol_version
         session.max_print_width = message.max_print_width
         if not session.logged_in and not conn.listener.allow_status_before_login:
-            return Result(
-                self.acs_status(conn, online=False, message=MSG_NOT_LOGGED_IN), "not_logged_in"
-            )
+            return Result(self.refuse(conn, "99", MSG_NOT_LOGGED_IN), "not_logged_in")
         online = self.ctx.health.online
         return Result(self.acs_status(conn, online=online), "ok" if online else "offline")
 
@@ -657,7 +482,7 @@ class Dispatcher:
         pin = await self._patron_pin(conn, view.patron, barcode, message.patron_password)
         patron = view.patron
         if patron is None or view.lists is None or view.policy is None:
-            response = self._patron_info_refusal(conn, barcode, MSG_UNKNOWN_PATRON)
+            response = self.refuse(conn, "63", patron=barcode, reason=MSG_UNKNOWN_PATRON)
             return Result(response, "unknown_patron")
         found = view.lists
         selected = message.summary.selected
@@ -729,7 +554,7 @@ class Dispatcher:
         )
         if record is None:
             return Result(
-                self._patron_status_refusal(conn, barcode, MSG_UNKNOWN_PATRON), "unknown_patron"
+                self.refuse(conn, "23", patron=barcode, reason=MSG_UNKNOWN_PATRON), "unknown_patron"
             )
         view: PatronView = await self._read(self._view(barcode, lists=False))
         response = PatronStatusResponse(
@@ -751,7 +576,7 @@ class Dispatcher:
         )
         if record is None:
             return Result(
-                self._patron_enable_refusal(conn, barcode, MSG_UNKNOWN_PATRON), "unknown_patron"
+                self.refuse(conn, "25", patron=barcode, reason=MSG_UNKNOWN_PATRON), "unknown_patron"
             )
         view: PatronView = await self._read(self._view(barcode, lists=False))
         pin = await self._patron_pin(conn, view.patron, barcode, message.patron_password)
@@ -837,7 +662,9 @@ class Dispatcher:
             conn, patron, message.patron_password, offline=message.no_block
         )
         if refusal:
-            return Result(self._checkout_refusal(conn, patron, item, refusal), "pin_refused")
+            return Result(
+                self.refuse(conn, "11", patron=patron, item=item, reason=refusal), "pin_refused"
+            )
         transaction_at = self._stored_time(message.transaction_date)
         nb_due = self._stored_time(message.nb_due_date)
         currency = self.ctx.config.server.currency
@@ -872,14 +699,18 @@ class Dispatcher:
         terminal, now = self.terminal(conn), self.ctx.now_utc()
         if not item:
             return Result(
-                self._renew_refusal(conn, patron, item, "Please say which item to renew."),
+                self.refuse(
+                    conn, "29", patron=patron, item=item, reason="Please say which item to renew."
+                ),
                 "refused",
             )
         refusal = await self._circulation_pin(
             conn, patron, message.patron_password, offline=message.no_block
         )
         if refusal:
-            return Result(self._renew_refusal(conn, patron, item, refusal), "pin_refused")
+            return Result(
+                self.refuse(conn, "29", patron=patron, item=item, reason=refusal), "pin_refused"
+            )
         third_party = message.third_party_allowed
         result = await self._write(
             lambda c: rules.renew(c, terminal, patron, item, now, third_party_allowed=third_party)
@@ -892,7 +723,7 @@ class Dispatcher:
         terminal, now = self.terminal(conn), self.ctx.now_utc()
         refusal = await self._circulation_pin(conn, patron, message.patron_password, offline=False)
         if refusal:
-            return Result(self._renew_all_refusal(conn, refusal), "pin_refused")
+            return Result(self.refuse(conn, "65", reason=refusal), "pin_refused")
         result = await self._write(lambda c: rules.renew_all(c, terminal, patron, now))
         response = RenewAllResponse(
             ok=result.ok,
@@ -928,7 +759,7 @@ class Dispatcher:
         record: ItemRecord | None = result.item
         if record is None:
             return Result(
-                self._checkin_refusal(conn, item, result.message or MSG_UNKNOWN_ITEM),
+                self.refuse(conn, "09", item=item, reason=result.message or MSG_UNKNOWN_ITEM),
                 "unknown_item",
             )
         hold_patron: PatronRecord | None = result.hold_patron
@@ -970,7 +801,9 @@ class Dispatcher:
 
         item, loan, queue = await self._read(read)
         if item is None:
-            return Result(self._item_info_refusal(conn, barcode, MSG_UNKNOWN_ITEM), "unknown_item")
+            return Result(
+                self.refuse(conn, "17", item=barcode, reason=MSG_UNKNOWN_ITEM), "unknown_item"
+            )
         status = "04" if loan is not None else item.circulation_status
         fee = item.checkout_fee_cents
         response = ItemInformationResponse(
@@ -1002,14 +835,7 @@ class Dispatcher:
             lambda c: rules.update_item_properties(c, terminal, barcode, properties, now)
         )
         if record is None:
-            response = ItemStatusUpdateResponse(
-                item_properties_ok=False,
-                transaction_date=self.ctx.sip_now(),
-                item_identifier=barcode,
-                title_identifier="",
-                screen_message=(MSG_UNKNOWN_ITEM,),
-            )
-            return Result(response, "unknown_item")
+            return Result(self.refuse(conn, "19", MSG_UNKNOWN_ITEM, item=barcode), "unknown_item")
         response = ItemStatusUpdateResponse(
             item_properties_ok=True,
             transaction_date=self.ctx.sip_now(),
@@ -1025,7 +851,9 @@ class Dispatcher:
         patron = message.patron_identifier
         amount = parse_amount(message.fee_amount)
         if amount is None:
-            return Result(self._fee_refusal(conn, patron, "Invalid amount."), "refused")
+            return Result(
+                self.refuse(conn, "37", patron=patron, reason="Invalid amount."), "refused"
+            )
         terminal, now = self.terminal(conn), self.ctx.now_utc()
         result = await self._write(
             lambda c: rules.fee_paid(
