@@ -43,3 +43,12 @@ def policy() -> PinPolicy:
     # Default rules, but up to 8 digits: tests use long PINs so a leak scan cannot match by
     # chance inside random bytes.
     return PinPolicy.from_config(PinPolicyConfig(max_length=8))
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
+    """A migrated SQLite database, for property tests that run many examples on one file."""
+    upgrade(sqlite_url)
+    eng = make_engine(DatabaseConfig(), url=sqlite_url)
+    yield eng
+    eng.dispose()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import bcrypt
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select, update
 
 from sip2d.auth.hashing import PinHasher
@@ -289,3 +291,55 @@ def test_pin_file_without_a_hasher_is_refused(engine: Engine, tmp_path: Path) ->
     path = write(tmp_path / "p.csv", "barcode,name,pin\n1,A,\n")
     with pytest.raises(ImportFileError, match="hasher"):
         import_csv(engine, PATRONS, path)
+
+
+ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+
+
+def mostly(*valid: str) -> st.SearchStrategy[str]:
+    """One of ``valid`` nine times in ten, else arbitrary text: files load often enough."""
+    return st.tuples(st.integers(0, 9), st.sampled_from(valid), ANY_TEXT).map(
+        lambda t: t[2] if t[0] == 0 else t[1]
+    )
+
+
+GOOD_SHAPE = st.tuples(
+    mostly("1", "B2", "C-3"),
+    mostly("Ann", "Chloé"),
+    mostly("", "2030-01-31"),
+    mostly("", "yes", "no"),
+    mostly("", "7"),
+).map(list)
+ANY_SHAPE = st.lists(ANY_TEXT, min_size=4, max_size=6)
+ROW = st.lists(
+    st.tuples(st.integers(0, 9), GOOD_SHAPE, ANY_SHAPE).map(lambda t: t[2] if t[0] == 0 else t[1]),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROW)
+def test_any_file_is_loaded_whole_or_refused_whole(
+    sqlite_engine: Engine, tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "p.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["barcode", "name", "expires", "blocked", "loan_limit"])
+        writer.writerows(rows)
+    with sqlite_engine.begin() as conn:
+        conn.execute(patrons.delete())
+    try:
+        result = import_csv(sqlite_engine, PATRONS, path)
+    except ImportRefused as refused:
+        event("refused")
+        assert refused.count >= 1
+        assert patron_rows(sqlite_engine) == {}
+        return
+    except ImportFileError:
+        assert patron_rows(sqlite_engine) == {}
+        return
+    event("loaded")
+    stored = patron_rows(sqlite_engine)
+    assert result.inserted == len(stored)
+    assert {row[0].strip() for row in rows} == set(stored)
