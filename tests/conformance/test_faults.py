@@ -1,0 +1,85 @@
+"""Faults injected between the suite and a real sip2d: the right checks fail, and only those.
+
+Each group runs the whole suite once through a :class:`FaultProxy` carrying several faults that
+touch different rules; the failed checks must be exactly the union of what the faults were
+meant to break. Faults that need sip2d itself misconfigured (no frame limit, no PIN lockout) or
+a wrong profile are separate tests. ``test_every_check_can_fail`` proves the catalogue leaves
+no server check without a test in which it must fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import trio
+
+from conformance.checks import SERVER_CHECKS
+from conformance.model import Status
+from conformance.profile import Login, Secret
+from tests.conformance.conftest import (
+    PROFILE,
+    explain,
+    failed,
+    run_suite,
+    sip2d_config,
+    start_sip2d,
+)
+from tests.conformance.faults import GROUPS
+from tests.conformance.proxy import FaultProxy
+
+FAST = dataclasses.replace(PROFILE, timeout=0.5)
+# Failures proven outside the proxy groups, by the tests below.
+CONFIG_FAULTS = {"FR-06", "LK-01", "SE-01"}
+
+
+def test_every_check_can_fail() -> None:
+    covered = set(CONFIG_FAULTS)
+    for faults in GROUPS.values():
+        for _fault, expected in faults:
+            covered |= expected
+    assert {c.id for c in SERVER_CHECKS} - covered == set()
+
+
+@pytest.mark.parametrize("group", sorted(GROUPS))
+async def test_fault_group(
+    group: str, nursery: trio.Nursery, tmp_path: Path, sqlite_url: str
+) -> None:
+    running = await start_sip2d(nursery, sip2d_config(tmp_path, sqlite_url))
+    faults = GROUPS[group]
+    proxy = FaultProxy((running.host, running.port), [fault for fault, _expected in faults])
+    nursery.start_soon(proxy.run)
+    await trio.sleep(0)
+    while not proxy.port:
+        await trio.sleep(0.01)
+    report = await run_suite(proxy.port, FAST, allow_changes=True)
+    expected = set().union(*(expected for _fault, expected in faults))
+    assert failed(report) == expected, explain(report)
+    running.daemon.stop()
+
+
+async def test_no_frame_limit_and_no_lockout(
+    nursery: trio.Nursery, tmp_path: Path, sqlite_url: str
+) -> None:
+    config = sip2d_config(tmp_path, sqlite_url, max_frame_bytes=4 << 20, throttle_max_failures=1000)
+    running = await start_sip2d(nursery, config)
+    report = await run_suite(running.port, FAST, allow_changes=True, allow_lockout=True)
+    assert failed(report) == {"FR-06", "LK-01"}, explain(report)
+    assert report.exit_code == 0  # both are SHOULDs
+    running.daemon.stop()
+
+
+async def test_wrong_kiosk_password_fails_login_and_skips_the_rest(
+    nursery: trio.Nursery, tmp_path: Path, sqlite_url: str
+) -> None:
+    running = await start_sip2d(nursery, sip2d_config(tmp_path, sqlite_url))
+    assert PROFILE.login is not None
+    wrong = dataclasses.replace(PROFILE, login=Login(PROFILE.login.user, Secret("nope"), ""))
+    report = await run_suite(running.port, wrong)
+    assert failed(report) == {"SE-01"}
+    assert report.exit_code == 1
+    others = [r for r in report.results if r.check.id != "SE-01"]
+    assert others and all(r.status is Status.SKIP for r in others)
+    assert "fix [login]" in others[0].detail
+    running.daemon.stop()
