@@ -13,6 +13,7 @@ their ``repr`` so a hash never lands in a log line by accident.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, Self
@@ -29,16 +30,10 @@ class _FromRow:
         return cls(**{name: mapping[name] for name in names})
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
+@functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
-    # Cached per class: from_row runs once per message on the hot path.
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = tuple(f.name for f in dataclasses.fields(cls))
-        _FIELDS[cls] = names
-    return names
+    # Memoised per class (a pure function of the class): from_row runs once per message.
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
