@@ -16,7 +16,7 @@ import dataclasses
 import functools
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 
 
 class _FromRow:
@@ -26,7 +26,7 @@ class _FromRow:
     def from_row(cls, row: Any) -> Self:
         """Build from a Core ``Row`` (or any mapping) keyed by column name."""
         mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
-        names = _field_names(cls)
+        names = _field_names(cast(type, cls))
         return cls(**{name: mapping[name] for name in names})
 
 
