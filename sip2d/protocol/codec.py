@@ -33,9 +33,13 @@ from sip2d.protocol.errors import (
 from sip2d.protocol.messages import MESSAGE_CLASSES, Message
 from sip2d.protocol.plans import Plan
 from sip2d.protocol.strict import find_problems
-from sip2d.protocol.trailer import Trailer, split_trailer, trailer_bytes
+from sip2d.protocol.trailer import Trailer, trailer_bytes
 
 _LEADING_CONTROL = bytes(range(0x20))
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_DIGITS = frozenset(b"0123456789")
+# NamedTuple.__new__ is a Python function; tuple.__new__ builds the same object in C.
+_new_tuple = tuple.__new__
 _NO_SEQUENCE_IDS = frozenset({"96", "97"})
 
 
@@ -103,15 +107,22 @@ def decode(frame: bytes, encoding: str = "utf-8", *, strict: bool = False) -> Re
     """
     body = frame
     trailer = None
-    if frame[-6:-4] == b"AZ":
-        body, trailer = split_trailer(frame)
-        if trailer is not None and (sum(frame[:-4]) + int(frame[-4:], 16)) & 0xFFFF:
+    # split_trailer inlined (hot path): AZ + 4 hex digits anchored at the end, then AY + digit.
+    if frame[-6:-4] == b"AZ" and _HEX.issuperset(frame[-4:]):
+        if (sum(frame[:-4]) + int(frame[-4:], 16)) & 0xFFFF:
             raise ChecksumError(
                 "checksum does not verify",
                 message_id=peek_message_id(frame),
                 field="AZ",
                 position=len(frame) - 6,
             )
+        checksum = frame[-4:].decode("ascii").upper()
+        if frame[-9:-7] == b"AY" and frame[-7] in _DIGITS:
+            body = frame[:-9]
+            trailer = _new_tuple(Trailer, (frame[-7] - 0x30, checksum))
+        else:
+            body = frame[:-6]
+            trailer = _new_tuple(Trailer, (None, checksum))
     plan = _PLANS_BY_ID.get(body[:2])
     if plan is None:
         if len(frame) < 2:
@@ -128,7 +139,7 @@ def decode(frame: bytes, encoding: str = "utf-8", *, strict: bool = False) -> Re
         text = body.decode("latin-1")
         fell_back = True
     if not strict:
-        return Received(plan.decode(text), trailer, frame)
+        return _new_tuple(Received, (plan.decode(text), trailer, frame))
     try:
         received: Received | None = Received(plan.decode(text), trailer, frame)
         fatal: list[Problem] = []

@@ -50,6 +50,11 @@ def is_field_code(code: str) -> bool:
     return len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()
 
 
+def _is_known_code(rest: str, text_fields: dict[str, int], parsed_fields: dict[str, Any]) -> bool:
+    head = rest[:2]
+    return head in text_fields or head in parsed_fields
+
+
 def _slot_setter(cls: type, name: str) -> Callable[[object, object], None]:
     for klass in cls.__mro__:
         descriptor = klass.__dict__.get(name)
@@ -88,11 +93,18 @@ class Plan:
         template.append(())
         self._template = template
         self._extra_index = len(template) - 1
-        # code -> (position in the list, parser or None for text kept as is, repeatable)
-        self._var_by_code: dict[str, tuple[int, Callable[[str], Any] | None, bool]] = {
-            var.code: (number, None if var.kind.text else var.kind.parse, var.repeatable)
-            for number, var in enumerate(layout.variable)
-        }
+        # code -> position in the list, split by what the decoder must do with the value, so the
+        # common case (free text) costs one dict lookup and no unpacking.
+        self._text_fields: dict[str, int] = {}
+        self._parsed_fields: dict[str, tuple[int, Callable[[str], Any]]] = {}
+        self._repeated_fields: dict[str, int] = {}
+        for number, var in enumerate(layout.variable):
+            if var.repeatable:
+                self._repeated_fields[var.code] = number
+            elif var.kind.text:
+                self._text_fields[var.code] = number
+            else:
+                self._parsed_fields[var.code] = (number, var.kind.parse)
         self._required = tuple(
             (var.code, number) for number, var in enumerate(layout.variable) if var.need is REQUIRED
         )
@@ -222,18 +234,20 @@ class Plan:
     # -- decoding --
 
     def _decode_variable(self, rest: str, values: list[object]) -> None:
-        head = rest.lstrip("|")[:2]
-        if self.has_variable and not (
-            len(head) == 2 and head.isascii() and head.isalpha() and head.isupper()
-        ):
-            # The fixed part was shorter or longer than the layout says: every field after it
-            # would be garbage, so refuse rather than guess.
-            raise MalformedMessage(
-                "fixed part has the wrong length (no field code where one must start)",
-                message_id=self.message_id,
-                position=self.fixed_end,
-            )
-        var_by_code = self._var_by_code
+        text_fields = self._text_fields
+        parsed_fields = self._parsed_fields
+        repeated_fields = self._repeated_fields
+        head = rest[:2]
+        if self.has_variable and head not in text_fields and head not in parsed_fields:
+            head = rest.lstrip("|")[:2]
+            if not (len(head) == 2 and head.isascii() and head.isalpha() and head.isupper()):
+                # The fixed part was shorter or longer than the layout says: every field after
+                # it would be garbage, so refuse rather than guess.
+                raise MalformedMessage(
+                    "fixed part has the wrong length (no field code where one must start)",
+                    message_id=self.message_id,
+                    position=self.fixed_end,
+                )
         lists: dict[int, list[str]] = {}
         extra: list[tuple[str, str]] = []
         piece = ""
@@ -241,19 +255,23 @@ class Plan:
             # Backwards, so that for a repeated non-repeatable field the FIRST occurrence is
             # the one left standing (P25) without keeping a "seen" set.
             for piece in reversed(rest.split("|")):
-                spec = var_by_code.get(piece[:2])
-                if spec is None:
-                    if piece:  # "" comes from "||" or the final "|": nothing to keep
-                        extra.append((piece[:2], piece[2:]))
+                code = piece[:2]
+                position = text_fields.get(code)
+                if position is not None:
+                    values[position] = piece[2:]
                     continue
-                position, parse, repeatable = spec
-                if repeatable:
+                position = repeated_fields.get(code)
+                if position is not None:
                     if position in lists:
                         lists[position].append(piece[2:])
                     else:
                         lists[position] = [piece[2:]]
-                else:
-                    values[position] = piece[2:] if parse is None else parse(piece[2:])
+                    continue
+                parsed = parsed_fields.get(code)
+                if parsed is not None:
+                    values[parsed[0]] = parsed[1](piece[2:])
+                elif piece:  # "" comes from "||" or the final "|": nothing to keep
+                    extra.append((code, piece[2:]))
         except ValueError as exc:
             raise MalformedMessage(
                 str(exc),
