@@ -108,6 +108,10 @@ class Plan:
         self._required = tuple(
             (var.code, number) for number, var in enumerate(layout.variable) if var.need is REQUIRED
         )
+        # The decoder detects a missing required field by its template value None, which only
+        # works because required fields are free text (a parsed kind could yield None).
+        if any(var.need is REQUIRED and not var.kind.text for var in layout.variable):
+            raise AssertionError(f"{cls.__name__}: a REQUIRED field must be free text")
 
         namespace: dict[str, Any] = {
             "fit_fixed": charset.fit_fixed,
