@@ -36,6 +36,7 @@ FINED = "1005"
 NOPIN = "1006"
 ITEMS = ["2001", "2002", "2003", "2004", "2005"]
 HELD_ITEM = "2009"  # on hold for BOB
+FEE_ITEM = "2010"  # 1.50 to borrow
 
 
 @dataclass
@@ -111,6 +112,15 @@ def seed(config: Config) -> None:
                     current_location="BRANCH1",
                 )
             )
+        conn.execute(
+            insert(items).values(
+                barcode=FEE_ITEM,
+                title="Rental DVD",
+                media_type="005",
+                permanent_location="BRANCH1",
+                checkout_fee_cents=150,
+            )
+        )
         fined_id = conn.execute(patrons.select().where(patrons.c.barcode == FINED)).one().id
         conn.execute(
             insert(fees).values(

@@ -3,10 +3,13 @@ block and enable, item status update, item information for unknown items."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, select
 
 from sip2d.protocol import (
     BlockPatron,
+    CheckoutResponse,
     FeePaidRequest,
     FeePaidResponse,
     HoldRequest,
@@ -23,7 +26,8 @@ from sip2d.protocol import (
     RenewResponse,
     Summary,
 )
-from tests.server.conftest import ALICE, BLOCKED, BOB, EXPIRED, FINED, ITEMS, Running
+from sip2d.storage.models import loans
+from tests.server.conftest import ALICE, BLOCKED, BOB, EXPIRED, FEE_ITEM, FINED, ITEMS, Running
 
 NOW = datetime(2024, 3, 15, 14, 30, 25)
 
@@ -191,3 +195,37 @@ async def test_item_status_update_and_unknown_item(running: Running) -> None:
     assert isinstance(unknown_patron, PatronStatusResponse)
     assert str(unknown_patron.patron_status).startswith("YYYY")
     assert unknown_patron.valid_patron is False and unknown_patron.valid_patron_password is False
+
+
+async def test_checkout_fee_needs_acknowledgement(running: Running) -> None:
+    client = await running.logged_in()
+    first = (await client.checkout(ALICE[0], FEE_ITEM, ALICE[1])).message
+    assert isinstance(first, CheckoutResponse)
+    assert first.ok is False and first.fee_type == "06"
+    assert first.fee_amount == "1.50" and first.currency_type == "USD"
+    agreed = (await client.checkout(ALICE[0], FEE_ITEM, ALICE[1], fee_acknowledged=True)).message
+    assert isinstance(agreed, CheckoutResponse)
+    assert agreed.ok is True and agreed.fee_amount == "1.50" and agreed.transaction_id
+    status = (await client.patron_status(ALICE[0], ALICE[1])).message
+    assert isinstance(status, PatronStatusResponse) and status.fee_amount == "1.50"
+
+
+async def test_offline_checkout_is_accepted_with_its_original_dates(running: Running) -> None:
+    client = await running.logged_in()
+    taken = datetime.now().replace(microsecond=0) - timedelta(days=3)
+    due = taken + timedelta(days=14)
+    reply = (
+        await client.checkout(
+            BLOCKED, ITEMS[0], None, no_block=True, transaction_date=taken, nb_due_date=due
+        )
+    ).message
+    assert isinstance(reply, CheckoutResponse) and reply.ok is True  # not refused for the block
+    assert reply.due_date == due.strftime("%Y%m%d    %H%M%S")
+    engine = create_engine(running.url)
+    with engine.connect() as conn:
+        loan = conn.execute(select(loans)).one()
+    engine.dispose()
+    assert loan.offline is True
+    assert (
+        abs((loan.checked_out_at - taken.astimezone(UTC).replace(tzinfo=None)).total_seconds()) < 1
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import logging
 import os
 import signal
 import ssl
@@ -18,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sip2d.client import ClientError, SipClient
 from sip2d.config import ListenerConfig
 from sip2d.protocol import ACSStatus, CheckoutResponse, PatronStatusResponse
+from sip2d.server.logs import JsonFormatter
+from tests.auth.secret_scan import assert_secret_absent
 from tests.server.conftest import ALICE, ITEMS, KIOSK, make_config, seed, start
 
 
@@ -66,6 +70,10 @@ async def test_database_outage_then_recovery(
     via_proxy = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
     config = make_config(tmp_path, via_proxy, health_check_interval=0.2)
     running = await start(nursery, config)
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger("sip2d").addHandler(handler)
     client = await running.logged_in()
     assert (await client.patron_status(ALICE[0], ALICE[1])).message.valid_patron  # type: ignore[attr-defined]
 
@@ -85,6 +93,11 @@ async def test_database_outage_then_recovery(
     back = (await client.checkout(ALICE[0], ITEMS[0], ALICE[1])).message
     assert isinstance(back, CheckoutResponse) and back.ok is True
     running.daemon.stop()
+    logging.getLogger("sip2d").removeHandler(handler)
+    # The failing database produced errors in the log, and never the PIN or the password.
+    assert '"event": "database error"' in captured.getvalue()
+    assert_secret_absent(ALICE[1], captured.getvalue())
+    assert_secret_absent(KIOSK[1], captured.getvalue())
 
 
 async def test_tls_listener(nursery: trio.Nursery, tmp_path: Path, sqlite_url: str) -> None:
