@@ -54,10 +54,17 @@ def command(state: CliState, listen: tuple[str, ...], demo: bool, demo_dir: str)
                 ListenerConfig(**dataclasses.asdict(listener))
         configure_logging(config.logging.level, config.logging.format)
         if demo:
+            from sip2d.storage import demo as demo_data
+
+            patrons = ", ".join(
+                f"{p.barcode}/{p.pin}" for p in demo_data.PATRONS if p.pin and not p.blocked
+            )
             click.echo(
-                f"sip2d demo: serving {', '.join(lst.address for lst in config.listeners)} "
-                f"from {config.database.url}; kiosk login and patrons: see `sip2d demo --help` "
-                "or README (Demo data).",
+                f"sip2d demo: serving SIP2 on {', '.join(lst.address for lst in config.listeners)} "
+                f"from {config.database.url}\n"
+                f"  kiosk login {demo_data.KIOSK_LOGIN} / {demo_data.KIOSK_PASSWORD}, "
+                f"institution {demo_data.INSTITUTION_ID}\n"
+                f"  patrons (barcode/PIN): {patrons}; items 3000001-3000010 (README: Demo data)",
                 err=True,
             )
         run_blocking(lambda: build_context(config), state.config_path)
