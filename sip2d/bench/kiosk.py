@@ -150,10 +150,17 @@ class Kiosk:
         login = self.plan.login
         if login is not None:
             answer = await self._exchange(sock, login.frame)
-            if classify(answer, login.response_id, login.rule) != OK:
+            outcome = classify(answer, login.response_id, login.rule)
+            if outcome == REFUSED:
                 raise BenchError(
                     f"kiosk login refused by {self.host}:{self.port} (check --login and that "
                     "`sip2d bench seed` created that account)"
+                )
+            if outcome != OK:
+                shown = answer[:2].decode("ascii", "replace")
+                raise BenchError(
+                    f"{self.host}:{self.port} answered {shown!r} to a 93 Login: not a SIP2 "
+                    "server that takes logins (leave out --login for keepalive)"
                 )
         if first:
             for step in self.plan.warmup:

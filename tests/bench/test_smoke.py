@@ -7,6 +7,7 @@ has its keys, and that both the in-process and the multi-process paths work.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from pathlib import Path
@@ -113,3 +114,28 @@ def test_an_unreachable_server_is_one_clear_line() -> None:
     code, output = cli("bench", "127.0.0.1:1", "--duration", "0.5", "--processes", "1")
     assert code == 1
     assert "cannot connect to 127.0.0.1:1" in output
+
+
+async def test_a_server_that_answers_98_to_everything_is_named_as_such(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """Against a fixed-answer server, keepalive works and a login is reported plainly."""
+    answer = b"98YYYYYN10000320260102    0304052.00AOMAIN|AMx|BXYYYYYYYYYYYYYYYY|\r"
+
+    async def handler(stream: trio.SocketStream) -> None:
+        with contextlib.suppress(trio.BrokenResourceError):
+            while data := await stream.receive_some(4096):
+                await stream.send_all(answer * data.count(b"\r"))
+
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    out_path = tmp_path / "ka.json"
+    base = ["bench", f"127.0.0.1:{port}", "--kiosks", "2", "--duration", "0.5", "--processes", "1"]
+    code, output = await trio.to_thread.run_sync(
+        functools.partial(cli, *base, "--json", str(out_path))
+    )
+    assert code == 0, output
+    check_summary(json.loads(out_path.read_text()), "keepalive")
+    code, output = await trio.to_thread.run_sync(functools.partial(cli, *base, "--login", "a:b"))
+    assert code == 1
+    assert "answered '98' to a 93 Login" in output
