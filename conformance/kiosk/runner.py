@@ -5,6 +5,9 @@ sip2d's daemon starts on 127.0.0.1 with an ephemeral port; the relay listens whe
 told to connect (``--listen``); when the wanted number of kiosk connections has closed (or on
 Ctrl-C, or after ``max_seconds``) the relay and the daemon stop and the kiosk checks run over the
 recorded frames. The temporary directory is removed at the end whatever happened.
+
+The daemon watches signals, which Python allows only in the main thread: run this from the main
+thread (the CLI does).
 """
 
 from __future__ import annotations
@@ -133,7 +136,9 @@ async def _wait_until_done(relay: Relay, max_seconds: float | None) -> None:
             async with trio.open_nursery() as nursery:
 
                 async def on_interrupt() -> None:
-                    with trio.open_signal_receiver(signal.SIGINT) as signals:
+                    # Installed after the daemon's own receiver, so Ctrl-C and SIGTERM end the
+                    # observation (and produce the report) instead of only stopping the daemon.
+                    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                         async for _signal in signals:
                             nursery.cancel_scope.cancel()
                             return
