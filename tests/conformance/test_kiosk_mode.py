@@ -94,9 +94,7 @@ async def good_session(address: tuple[str, int]) -> None:
     client = await logged_in(address)
     await client.sc_status()
     await client.patron_status("1001", "4826", institution="MAIN")
-    assert getattr(
-        (await client.checkout("1001", "2001", "4826", institution="MAIN")).message, "ok"
-    )
+    assert (await client.checkout("1001", "2001", "4826", institution="MAIN")).message.ok
     await client.item_information("2001", institution="MAIN")
     await client.send_raw(b"97AZFEF5\r")  # a proper resend request
     await client.receive_frame()
