@@ -446,24 +446,43 @@ class Dispatcher:
         reason = rules.patron_block_reason(view.patron, view.policy, self.ctx.now_utc())
         return reason
 
+    def _patron_response(
+        self,
+        cls: type[PatronStatusResponse] | type[PatronEnableResponse],
+        conn: KioskConnection,
+        barcode: str,
+        view: PatronView,
+        pin: PinResult | None,
+        *,
+        language: str = "000",
+        text: str | None = None,
+    ) -> Message:
+        """24 (for 23 and 01) and 26 (for 25): one layout, built in one place."""
+        patron = view.patron
+        text = self._patron_message(view, pin) if text is None else text
+        fields: dict[str, Any] = {
+            "patron_status": self._status(view, pin),
+            "language": (patron.language if patron else None) or language or "000",
+            "transaction_date": self.ctx.sip_now(),
+            "institution_id": self.institution(conn),
+            "patron_identifier": barcode,
+            "personal_name": patron.name if patron else "",
+            "valid_patron": patron is not None,
+            "valid_patron_password": None if pin is None else pin.ok,
+            "screen_message": (text,) if text else (),
+        }
+        if cls is PatronStatusResponse and patron is not None:
+            fields["currency_type"] = self.ctx.config.server.currency
+            fields["fee_amount"] = cents(patron.fine_balance_cents)
+        response: Message = cls(**fields)
+        return response
+
     async def patron_status(self, conn: KioskConnection, message: PatronStatusRequest) -> Result:
         barcode = message.patron_identifier
         view: PatronView = await self._read(self._view(barcode, lists=False))
         pin = await self._patron_pin(conn, view.patron, barcode, message.patron_password)
-        patron = view.patron
-        text = self._patron_message(view, pin)
-        response = PatronStatusResponse(
-            patron_status=self._status(view, pin),
-            language=(patron.language if patron else None) or message.language or "000",
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=barcode,
-            personal_name=patron.name if patron else "",
-            valid_patron=patron is not None,
-            valid_patron_password=None if pin is None else pin.ok,
-            currency_type=self.ctx.config.server.currency if patron else None,
-            fee_amount=cents(patron.fine_balance_cents) if patron else None,
-            screen_message=(text,) if text else (),
+        response = self._patron_response(
+            PatronStatusResponse, conn, barcode, view, pin, language=message.language
         )
         return Result(response, self._outcome(view, pin))
 
@@ -548,48 +567,46 @@ class Dispatcher:
         reason = message.blocked_card_msg or "Blocked at a self-check terminal"
         if message.card_retained:
             reason = f"Card retained: {reason}"
-        terminal, now, barcode = self.terminal(conn), self.ctx.now_utc(), message.patron_identifier
-        record = await self._write(
-            lambda c: rules.set_patron_block(c, terminal, barcode, now, blocked=True, reason=reason)
+        return await self._set_block(
+            conn, "01", message.patron_identifier, None, blocked=True, reason=reason
         )
-        if record is None:
-            return Result(
-                self.refuse(conn, "23", patron=barcode, reason=MSG_UNKNOWN_PATRON), "unknown_patron"
-            )
-        view: PatronView = await self._read(self._view(barcode, lists=False))
-        response = PatronStatusResponse(
-            patron_status=self._status(view, None),
-            language=record.language or "000",
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=barcode,
-            personal_name=record.name,
-            valid_patron=True,
-            screen_message=("This card has been blocked. Please see library staff.",),
-        )
-        return Result(response)
 
     async def patron_enable(self, conn: KioskConnection, message: PatronEnableRequest) -> Result:
-        terminal, now, barcode = self.terminal(conn), self.ctx.now_utc(), message.patron_identifier
+        return await self._set_block(
+            conn, "25", message.patron_identifier, message.patron_password, blocked=False
+        )
+
+    async def _set_block(
+        self,
+        conn: KioskConnection,
+        message_id: str,
+        barcode: str,
+        pin_text: str | None,
+        *,
+        blocked: bool,
+        reason: str = "",
+    ) -> Result:
+        """01 Block Patron and 25 Patron Enable: store the block, answer with the new status."""
+        terminal, now = self.terminal(conn), self.ctx.now_utc()
         record = await self._write(
-            lambda c: rules.set_patron_block(c, terminal, barcode, now, blocked=False)
+            lambda c: rules.set_patron_block(
+                c, terminal, barcode, now, blocked=blocked, reason=reason
+            )
         )
         if record is None:
-            return Result(
-                self.refuse(conn, "25", patron=barcode, reason=MSG_UNKNOWN_PATRON), "unknown_patron"
-            )
+            refusal = self.refuse(conn, message_id, patron=barcode, reason=MSG_UNKNOWN_PATRON)
+            return Result(refusal, "unknown_patron")
         view: PatronView = await self._read(self._view(barcode, lists=False))
-        pin = await self._patron_pin(conn, view.patron, barcode, message.patron_password)
-        response = PatronEnableResponse(
-            patron_status=self._status(view, pin),
-            language=record.language or "000",
-            transaction_date=self.ctx.sip_now(),
-            institution_id=self.institution(conn),
-            patron_identifier=barcode,
-            personal_name=record.name,
-            valid_patron=True,
-            valid_patron_password=None if pin is None else pin.ok,
-        )
+        if blocked:
+            text = "This card has been blocked. Please see library staff."
+            response = self._patron_response(
+                PatronStatusResponse, conn, barcode, view, None, text=text
+            )
+        else:
+            pin = await self._patron_pin(conn, view.patron, barcode, pin_text)
+            response = self._patron_response(
+                PatronEnableResponse, conn, barcode, view, pin, text=""
+            )
         return Result(response)
 
     # --- circulation -----------------------------------------------------------------------
