@@ -1,4 +1,4 @@
-"""Profiles: the shipped ones are valid and in step with sip2d's demo data; mistakes are one line."""
+"""Profiles: the shipped ones are valid and match the demo data; mistakes are one line."""
 
 from __future__ import annotations
 
