@@ -333,5 +333,6 @@ async def connect(
             f"cannot connect to {target.host}:{target.port} within {timeout:g} s"
         ) from None
     except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
-        raise WireError(f"cannot connect to {target.host}:{target.port}: {exc}") from None
+        reason = exc.__cause__ or exc  # trio wraps a failed TLS handshake's SSLError
+        raise WireError(f"cannot connect to {target.host}:{target.port}: {reason}") from None
     return Wire(stream, recorder, encoding=encoding, timeout=timeout, checksums=checksums)

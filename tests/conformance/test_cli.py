@@ -19,11 +19,14 @@ from functools import partial
 from pathlib import Path
 
 import trio
+import trustme
 from click.testing import CliRunner, Result
 
 from conformance.checks import SERVER_CHECKS
 from conformance.cli import main
+from sip2d.config import ListenerConfig
 from tests.conformance.conftest import ALICE, BOB, ITEMS, KIOSK, sip2d_config, start_sip2d
+from tests.server.conftest import seed, start
 from tests.conformance.faults import TRAILERS
 from tests.conformance.proxy import FaultProxy
 
@@ -229,3 +232,28 @@ def test_profile_override_of_timeout_is_checked(tmp_path: Path) -> None:
                     "--timeout", "0")  # fmt: skip
     assert result.exit_code == 2 and "--timeout must be positive" in result.stderr
     assert dataclasses.is_dataclass(SERVER_CHECKS[0])
+
+
+async def test_server_over_tls(nursery: trio.Nursery, tmp_path: Path, sqlite_url: str) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "c.pem", tmp_path / "k.pem", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(cert_file)
+    cert.private_key_pem.write_to_path(key_file)
+    ca.cert_pem.write_to_path(ca_file)
+    listener = ListenerConfig(
+        address="127.0.0.1:0", tls=True, cert_file=str(cert_file), key_file=str(key_file)
+    )
+    config = dataclasses.replace(sip2d_config(tmp_path, sqlite_url), listeners=[listener])
+    await trio.to_thread.run_sync(seed, config)
+    running = await start(nursery, config)
+    profile = write_profile(tmp_path)
+    args = ("server", "--host", "127.0.0.1", "--port", str(running.port), "--profile",
+            str(profile), "--check", "SE-01", "--check", "MS-23", "--check", "FR-01")  # fmt: skip
+    result = await invoke_in_thread(*args, "--tls-ca", str(ca_file))
+    assert result.exit_code == 0, result.output
+    assert "sip2+tls://127.0.0.1:" in result.stdout
+    assert SUMMARY.search(result.stdout).groups() == ("3", "0", "0")  # type: ignore[union-attr]
+    untrusted = await invoke_in_thread(*args, "--tls")
+    assert untrusted.exit_code == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    running.daemon.stop()
