@@ -26,9 +26,9 @@ from conformance.checks import SERVER_CHECKS
 from conformance.cli import main
 from sip2d.config import ListenerConfig
 from tests.conformance.conftest import ALICE, BOB, ITEMS, KIOSK, sip2d_config, start_sip2d
-from tests.server.conftest import seed, start
 from tests.conformance.faults import TRAILERS
 from tests.conformance.proxy import FaultProxy
+from tests.server.conftest import seed, start
 
 SUMMARY = re.compile(r"^conformance: (\d+) passed, (\d+) failed, (\d+) skipped$", re.MULTILINE)
 SECRETS = (KIOSK[1], BOB[1], ALICE[1])
