@@ -80,8 +80,16 @@ def main() -> None:
 
 
 @main.command("server")
-@click.option("--host", required=True, help="Address of the SIP2 server under test.")
-@click.option("--port", required=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address of the SIP2 server under test."
+)
+@click.option(
+    "--port",
+    default=6001,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Its port (6001 is what `make serve` and most SIP2 servers use).",
+)
 @click.option(
     "--profile",
     "profile_path",

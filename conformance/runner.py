@@ -1,8 +1,9 @@
 """Running the server suite: preflight, every check in isolation, then the review checks.
 
 The preflight logs in once and sends one 99 to learn the 98's BX, which decides which message
-checks apply. If the kiosk login is refused nothing else can be judged, so SE-01 fails and every
-other check is skipped with that reason (the report says to fix ``[login]``). If the server
+checks apply. If the kiosk login is refused, or the server answers neither 93 nor 99, nothing
+else can be judged: SE-01 (MS-99 for a server used without 93) runs and fails, and every other
+check is skipped with that reason (the report says to fix ``[login]``). If the server
 cannot be reached at all there is nothing to report: :class:`Unreachable` is raised and the CLI
 prints one line.
 
@@ -50,6 +51,7 @@ async def preflight(run: RunState) -> str | None:
         )
     except WireError as exc:
         raise Unreachable(str(exc)) from None
+    first = "93 Login" if profile.login is not None else "99 SC Status"
     try:
         if profile.login is not None:
             frame = await wire.request(requests.login(profile))
@@ -58,12 +60,15 @@ async def preflight(run: RunState) -> str | None:
                 return f"the 93 Login got {frame.message_id!r}, not a 94"
             if not received.message.ok:
                 return "the profile's kiosk login was refused (940): fix [login] in the profile"
+            first = "99 SC Status"
         frame = await wire.request(requests.sc_status())
         received = read(frame, profile.encoding)
         if received is not None and isinstance(received.message, ACSStatus):
             run.supported = received.message.supported_messages
-    except WireError:
-        pass  # the checks will show what is wrong
+    except WireError as exc:
+        # Nothing can be judged on a server that answers neither 93 nor 99; waiting for every
+        # check to time out one by one would only make the operator wait.
+        return f"the server did not answer the preflight {first}: {exc}"
     finally:
         run.exchanges.extend(recorder.exchanges)
         await wire.aclose()
@@ -137,12 +142,14 @@ async def run_server_suite(
     started = time.perf_counter()
     stamp = datetime.now().astimezone().isoformat(timespec="seconds")
     refused = await preflight(run)
+    # The check that shows why the run stopped: the login, or the status for servers without.
+    gate = "SE-01" if profile.login is not None else "MS-99"
     results: dict[str, CheckResult] = {}
     for phase_review in (False, True):
         for item in checks:
             if item.review != phase_review or (selected and item.id not in selected):
                 continue
-            if refused is not None and item.id != "SE-01":
+            if refused is not None and item.id != gate:
                 results[item.id] = CheckResult(item, Status.SKIP, refused)
                 continue
             results[item.id] = await run_check(item, run)

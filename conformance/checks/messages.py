@@ -36,6 +36,7 @@ MESSAGES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("25", "Patron Enable", "§7.11", ("patron_identifier",)),
     ("19", "Item Status Update", "§7.10", ("item_identifier",)),
 )
+ECHOES = {message_id: echoes for message_id, _n, _s, echoes in MESSAGES}
 # BX positions the suite probes (93 is SE-01, 97 is ED-08), in BX order.
 BX_PROBED = ("23", "11", "09", "01", "99", "63", "35", "37", "17", "19", "25", "15", "29", "65")
 
@@ -54,9 +55,6 @@ async def probe(s: CheckSession, wire: Wire, message_id: str) -> tuple[Message, 
             code = {"patron_identifier": "AA", "item_identifier": "AB"}[attr]
             raise CheckFailed(f"{code} echoed as {got!r}, the request sent {sent!r}")
     return reply, frame
-
-
-ECHOES = {message_id: echoes for message_id, _n, _s, echoes in MESSAGES}
 
 
 def _message_check(message_id: str, name: str, section: str) -> Check:

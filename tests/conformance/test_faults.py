@@ -27,7 +27,7 @@ from tests.conformance.conftest import (
     start_sip2d,
 )
 from tests.conformance.faults import GROUPS
-from tests.conformance.proxy import FaultProxy
+from tests.conformance.proxy import Fault, FaultProxy
 
 FAST = dataclasses.replace(PROFILE, timeout=0.5)
 # Failures proven outside the proxy groups, by the tests below.
@@ -82,4 +82,26 @@ async def test_wrong_kiosk_password_fails_login_and_skips_the_rest(
     others = [r for r in report.results if r.check.id != "SE-01"]
     assert others and all(r.status is Status.SKIP for r in others)
     assert "fix [login]" in others[0].detail
+    running.daemon.stop()
+
+
+async def test_a_silent_server_fails_the_gate_check_and_skips_the_rest(
+    nursery: trio.Nursery, tmp_path: Path, sqlite_url: str
+) -> None:
+    running = await start_sip2d(nursery, sip2d_config(tmp_path, sqlite_url))
+    silent = Fault("answers nothing", request=lambda state, frame: ("drop", b""))
+    proxy = FaultProxy((running.host, running.port), [silent])
+    nursery.start_soon(proxy.run)
+    while not proxy.port:
+        await trio.sleep(0.01)
+    report = await run_suite(proxy.port, FAST)
+    assert failed(report) == {"SE-01"}
+    assert "no response within 0.5 s" in report.result("SE-01").detail
+    skipped = [r for r in report.results if r.check.id != "SE-01"]
+    assert all(r.status is Status.SKIP for r in skipped)
+    assert skipped[0].detail.startswith("the server did not answer the preflight 93 Login")
+    # Without a [login], the 99 is what shows the silence.
+    no_login = await run_suite(proxy.port, dataclasses.replace(FAST, login=None))
+    assert failed(no_login) == {"MS-99"}
+    assert no_login.result("SE-01").status is Status.SKIP
     running.daemon.stop()
