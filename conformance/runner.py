@@ -147,7 +147,8 @@ async def run_server_suite(
     results: dict[str, CheckResult] = {}
     for phase_review in (False, True):
         for item in checks:
-            if item.review != phase_review or (selected and item.id not in selected):
+            wanted = not selected or item.id in selected or (refused and item.id == gate)
+            if item.review != phase_review or not wanted:
                 continue
             if refused is not None and item.id != gate:
                 results[item.id] = CheckResult(item, Status.SKIP, refused)
