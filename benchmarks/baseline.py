@@ -23,9 +23,12 @@ and generators inherit it.
     .venv/bin/python benchmarks/baseline.py [--duration 8] [--kiosks 20] [--full]
         [--no-postgres] [--json results.json] [--profile DIR]
 
-``--full`` seeds the 1,000,000-patron / 2,000,000-item library (several minutes); the default
-large library is 100,000 / 200,000. ``--profile DIR`` attaches py-spy to the daemon during
-the SQLite runs and writes one flame-graph SVG per scenario.
+``--full`` seeds the 1,000,000-patron / 2,000,000-item library (about 30 s on SQLite); the
+default large library is 100,000 / 200,000. ``--profile DIR`` attaches py-spy to the daemon
+during the SQLite runs and writes one flame-graph SVG per scenario. It samples only the thread
+holding the GIL (``--gil``): on a busy machine a wall-clock profile charges the time a
+preempted event loop waits for a CPU to whatever syscall it was in (usually ``send``), and
+that hides where the CPU goes. Argon2 and database waits release the GIL, so they are absent.
 """
 
 from __future__ import annotations
@@ -280,7 +283,7 @@ def profiling(pid: int, settings: Settings, name: str) -> Iterator[None]:
     settings.profile.mkdir(parents=True, exist_ok=True)
     svg = settings.profile / f"{name}.svg"
     spy = subprocess.Popen(
-        ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--nonblocking",
+        ["py-spy", "record", "--pid", str(pid), "--rate", "200", "--gil",
          "--output", str(svg), "--duration", str(int(settings.duration + 4))],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -507,7 +510,7 @@ def goals(results: Results, settings: Settings) -> str:
         add("keepalive ≥ 0.70 × ceiling", f"{ratio:.2f}", ratio >= 0.70)
         if peer:
             vs = keepalive["messages_per_second"] / peer["messages_per_second"]
-            add("keepalive ≥ 1.0 × pysip2", f"{vs:.2f}", vs >= 1.0)
+            add("keepalive ≥ 1.0 × pysip2", f"{vs:.3f}", vs >= 1.0)
     status = results.find("sip2d sqlite", "patron-status")
     if status:
         ratio = status["messages_per_second"] / base

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sip2d.bench.dataset import DEFAULT_ITEMS, DEFAULT_PATRONS, Dataset
+from sip2d.bench.dataset import DEFAULT_ITEMS, DEFAULT_PATRONS, MAX_RECORDS, Dataset
 from sip2d.bench.scenarios import SCENARIOS, Credentials, ScenarioError
 from sip2d.cli.common import CliState, pass_state
 from sip2d.config import ConfigError, parse_address
@@ -60,14 +60,14 @@ def parse_login(text: str | None) -> Credentials | None:
 def dataset_options(function: F) -> F:
     function = click.option(
         "--items",
-        type=click.IntRange(0),
+        type=click.IntRange(0, MAX_RECORDS),
         default=DEFAULT_ITEMS,
         show_default=True,
         help="Items in the bench library (as seeded).",
     )(function)
     return click.option(
         "--patrons",
-        type=click.IntRange(1),
+        type=click.IntRange(1, MAX_RECORDS),
         default=DEFAULT_PATRONS,
         show_default=True,
         help="Patrons in the bench library (as seeded).",
@@ -181,7 +181,8 @@ def run_command(
     finally:
         progress.finish()
     if not quiet:
-        click.echo(format_report(summary))
+        # With --json - the JSON owns stdout, so the report goes to stderr.
+        click.echo(format_report(summary), err=json_path == "-")
     if json_path is not None:
         text = json.dumps(summary, indent=2) + "\n"
         if json_path == "-":
@@ -198,13 +199,17 @@ def run_command(
 @command.command(name="seed")
 @click.option(
     "--patrons",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_RECORDS),
     default=DEFAULT_PATRONS,
     show_default=True,
     help="Patrons to create.",
 )
 @click.option(
-    "--items", type=click.IntRange(0), default=DEFAULT_ITEMS, show_default=True, help="Items."
+    "--items",
+    type=click.IntRange(0, MAX_RECORDS),
+    default=DEFAULT_ITEMS,
+    show_default=True,
+    help="Items to create.",
 )
 @login_option(required=True)
 @click.option(
