@@ -10,7 +10,7 @@ circulation works before anyone has written a policy.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, case, or_, select
+from sqlalchemy import Connection, bindparam, case, or_, select
 
 from sip2d.storage.models import loan_policies
 from sip2d.storage.records import LoanPolicyRecord
@@ -32,16 +32,19 @@ _SPECIFICITY = case((_c.media_type.is_not(None), 2), else_=0) + case(
 )
 
 
+# Built once: this runs for every patron status and checkout (see queries.py on why).
+_RESOLVE = (
+    select(loan_policies)
+    .where(
+        or_(_c.media_type == bindparam("media_type"), _c.media_type.is_(None)),
+        or_(_c.profile == bindparam("profile"), _c.profile.is_(None)),
+    )
+    .order_by(_SPECIFICITY.desc())
+    .limit(1)
+)
+
+
 def resolve_loan_policy(conn: Connection, media_type: str, profile: str) -> LoanPolicyRecord:
     """The policy for lending an item of ``media_type`` to a patron of ``profile``."""
-    stmt = (
-        select(loan_policies)
-        .where(
-            or_(_c.media_type == media_type, _c.media_type.is_(None)),
-            or_(_c.profile == profile, _c.profile.is_(None)),
-        )
-        .order_by(_SPECIFICITY.desc())
-        .limit(1)
-    )
-    row = conn.execute(stmt).first()
+    row = conn.execute(_RESOLVE, {"media_type": media_type, "profile": profile}).first()
     return DEFAULT_POLICY if row is None else LoanPolicyRecord.from_row(row)
