@@ -28,6 +28,9 @@ from sip2d.storage.models import payments as payments_table
 KIOSK_LOGIN = "kiosk"
 KIOSK_PASSWORD = "sip2demo"
 INSTITUTION_ID = "MAIN"
+# The branch the demo kiosk stands in: the same code as the items' home location, so a
+# checkin at the demo kiosk shelves the item here instead of routing it to another branch.
+KIOSK_LOCATION = "MAIN"
 
 
 class Hasher(Protocol):
@@ -239,7 +242,7 @@ def _insert(
             login=KIOSK_LOGIN,
             password_hash=password_hash,
             institution_id=institution_id,
-            location_code="FRONT",
+            location_code=KIOSK_LOCATION,
         )
     )
     if not conn.execute(select(func.count()).select_from(loan_policies)).scalar_one():
