@@ -179,16 +179,18 @@ class Connection:
         elapsed = time.perf_counter() - started
         msg_id = type(message).MESSAGE_ID
         ctx.metrics.count_message(msg_id, result.outcome, elapsed)
-        log.info(
-            "message",
-            extra={
+        if log.isEnabledFor(logging.INFO):
+            extra: dict[str, object] = {
                 "conn": self.session.connection_id,
                 "account": self.session.login,
                 "msg_id": msg_id,
                 "result": result.outcome,
                 "ms": round(elapsed * 1000, 2),
-                "fields": redacted_fields(message),
-            },
-        )
+            }
+            # The parsed fields (secrets masked by the codec's one redacting function) cost as
+            # much as the rest of the message to format, so they are logged at DEBUG only.
+            if log.isEnabledFor(logging.DEBUG):
+                extra["fields"] = redacted_fields(message)
+            log.info("message", extra=extra)
         await self.stream.send_all(data)
         return result.close

@@ -72,7 +72,13 @@ from sip2d.storage.queries import (
     open_loan_of_item,
     open_loans_of_patron,
 )
-from sip2d.storage.records import ItemRecord, LoanPolicyRecord, LoanRecord, PatronRecord
+from sip2d.storage.records import (
+    ItemRecord,
+    KioskAccountRecord,
+    LoanPolicyRecord,
+    LoanRecord,
+    PatronRecord,
+)
 
 if TYPE_CHECKING:
     from sip2d.server.connection import Connection as KioskConnection
@@ -136,6 +142,7 @@ class Dispatcher:
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self._supported: dict[tuple[KioskAccountRecord | None, int], SupportedMessages] = {}
         self.handlers: dict[type[Any], Handler] = {
             LoginRequest: self.login,
             SCStatus: self.sc_status,
@@ -185,7 +192,19 @@ class Dispatcher:
         return format_date(self.sip_date(value)) if value is not None else ""
 
     def supported(self, conn: KioskConnection) -> SupportedMessages:
-        """BX that tells the truth: implemented, enabled here, and permitted to this account."""
+        """BX that tells the truth: implemented, enabled here, and permitted to this account.
+
+        Memoised per account record (a changed account is a different key) and configuration
+        object (a reload replaces it), because kiosks ask for it with every 99 keep-alive.
+        """
+        account = conn.session.account
+        key = (account, id(self.ctx.config))
+        cached = self._supported.get(key)
+        if cached is None:
+            cached = self._supported[key] = self._compute_supported(conn)
+        return cached
+
+    def _compute_supported(self, conn: KioskConnection) -> SupportedMessages:
         server = self.ctx.config.server
         account = conn.session.account
 
