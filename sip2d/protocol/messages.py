@@ -551,10 +551,9 @@ _CHECKOUT_RESPONSE_LAYOUT = Layout(
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class CheckoutResponse(Message):
-    """12 Checkout Response (ACS -> SC). ``due_date`` is free text (reference 4.1, P22)."""
+class _CirculationResponse(Message):
+    """The fields of 12 and 30, which share one layout (reference 7.15). Not a message itself."""
 
-    MESSAGE_ID: ClassVar[str] = "12"
     LAYOUT: ClassVar[Layout] = _CHECKOUT_RESPONSE_LAYOUT
 
     ok: bool
@@ -576,6 +575,13 @@ class CheckoutResponse(Message):
     transaction_id: str | None = None
     screen_message: tuple[str, ...] = ()
     print_line: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CheckoutResponse(_CirculationResponse):
+    """12 Checkout Response (ACS -> SC). ``due_date`` is free text (reference 4.1, P22)."""
+
+    MESSAGE_ID: ClassVar[str] = "12"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -617,31 +623,10 @@ class RenewRequest(Message):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class RenewResponse(Message):
+class RenewResponse(_CirculationResponse):
     """30 Renew Response (ACS -> SC): the layout of 12."""
 
     MESSAGE_ID: ClassVar[str] = "30"
-    LAYOUT: ClassVar[Layout] = _CHECKOUT_RESPONSE_LAYOUT
-
-    ok: bool
-    renewal_ok: bool = False
-    magnetic_media: bool | None = None
-    desensitize: bool | None = None
-    transaction_date: datetime | None
-    institution_id: str
-    patron_identifier: str
-    item_identifier: str
-    title_identifier: str = ""
-    due_date: str = ""
-    fee_type: str | None = None
-    security_inhibit: bool | None = None
-    currency_type: str | None = None
-    fee_amount: str | None = None
-    media_type: str | None = None
-    item_properties: str | None = None
-    transaction_id: str | None = None
-    screen_message: tuple[str, ...] = ()
-    print_line: tuple[str, ...] = ()
 
 
 # --- 09 / 10 Checkin ----------------------------------------------------------------------------
