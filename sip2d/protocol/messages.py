@@ -841,10 +841,9 @@ class ItemStatusUpdateResponse(Message):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class PatronEnableRequest(Message):
-    """25 Patron Enable (SC -> ACS)."""
+class _PatronRequest(Message):
+    """The fields of 25 and 35, which share one layout (reference 7.11, 7.12). Not a message."""
 
-    MESSAGE_ID: ClassVar[str] = "25"
     LAYOUT: ClassVar[Layout] = Layout(
         fixed=(TRANSACTION_DATE,),
         variable=(INSTITUTION_ID, PATRON_IDENTIFIER, TERMINAL_PASSWORD_OPT, PATRON_PASSWORD_OPT),
@@ -855,6 +854,13 @@ class PatronEnableRequest(Message):
     patron_identifier: str
     terminal_password: str | None = None
     patron_password: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class PatronEnableRequest(_PatronRequest):
+    """25 Patron Enable (SC -> ACS)."""
+
+    MESSAGE_ID: ClassVar[str] = "25"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -888,20 +894,10 @@ class PatronEnableResponse(Message):
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
-class EndPatronSessionRequest(Message):
+class EndPatronSessionRequest(_PatronRequest):
     """35 End Patron Session (SC -> ACS)."""
 
     MESSAGE_ID: ClassVar[str] = "35"
-    LAYOUT: ClassVar[Layout] = Layout(
-        fixed=(TRANSACTION_DATE,),
-        variable=(INSTITUTION_ID, PATRON_IDENTIFIER, TERMINAL_PASSWORD_OPT, PATRON_PASSWORD_OPT),
-    )
-
-    transaction_date: datetime | None
-    institution_id: str = ""
-    patron_identifier: str
-    terminal_password: str | None = None
-    patron_password: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True, repr=False)
