@@ -48,7 +48,6 @@ class Terminal:
     account_id: int | None
     login: str
     location: str
-    institution: str
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,6 @@ class CircResult:
     alert_type: str = ""
     destination: str = ""
     hold_patron: Any | None = None
-    previous_patron: Any | None = None
     sort_bin: str = ""
 
 
@@ -480,7 +478,6 @@ def checkin(
         alert_type=alert_type,
         destination=destination,
         hold_patron=hold_patron,
-        previous_patron=previous,
         sort_bin=sort_bin,
     )
     _journal(

@@ -173,7 +173,6 @@ class Dispatcher:
             account_id=account.id if account else None,
             login=account.login if account else "",
             location=account.location_code if account else "",
-            institution=self.institution(conn),
         )
 
     def sip_date(self, value: datetime | None) -> datetime | None:
@@ -799,7 +798,8 @@ class Dispatcher:
                 "unknown_item",
             )
         hold_patron: PatronRecord | None = result.hold_patron
-        previous: PatronRecord | None = result.previous_patron
+        # On checkin, ``patron`` is whoever had the item out.
+        previous: PatronRecord | None = result.patron
         response = CheckinResponse(
             ok=result.ok,
             resensitize=result.ok and not result.alert,
