@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
 from sip2d.storage.loans import close_loan, open_loan, renew_loan
 from sip2d.storage.models import circulation_journal, fees, holds, items, loans, patrons, payments
 from sip2d.storage.policies import resolve_loan_policy
+from sip2d.storage.prepared import Prepared
 from sip2d.storage.queries import (
     count_open_loans,
     get_item,
@@ -32,7 +33,7 @@ from sip2d.storage.queries import (
     open_loan_of_item,
     open_loans_of_patron,
 )
-from sip2d.storage.records import ItemRecord, LoanPolicyRecord, PatronRecord
+from sip2d.storage.records import HoldRecord, ItemRecord, LoanPolicyRecord, PatronRecord
 
 AVAILABLE = "03"
 CHARGED = "04"
@@ -79,6 +80,85 @@ class CircResult:
     sort_bin: str = ""
 
 
+# The statements of checkout and checkin, prepared once (sip2d.storage.prepared): built per call
+# they cost more than the rest of a checkout together (issue #7 profile).
+_JOURNAL = Prepared(
+    insert(circulation_journal).values(
+        at=bindparam("at"),
+        kind=bindparam("kind"),
+        account_login=bindparam("account_login"),
+        patron_barcode=bindparam("patron_barcode"),
+        item_barcode=bindparam("item_barcode"),
+        ok=bindparam("ok"),
+        screen_message=bindparam("screen_message"),
+    )
+)
+_LOCK_PATRON = Prepared(
+    select(patrons.c.id).where(patrons.c.id == bindparam("key")).with_for_update()
+)
+_LOCK_ITEM = Prepared(select(items.c.id).where(items.c.id == bindparam("key")).with_for_update())
+_SET_ITEM_STATUS = Prepared(
+    update(items)
+    .where(items.c.id == bindparam("key"))
+    .values(circulation_status=bindparam("status"), updated_at=bindparam("now"))
+)
+_SET_ITEM_STATUS_AND_LOCATION = Prepared(
+    update(items)
+    .where(items.c.id == bindparam("key"))
+    .values(
+        circulation_status=bindparam("status"),
+        current_location=bindparam("location"),
+        updated_at=bindparam("now"),
+    )
+)
+_FULFIL_HOLDS = Prepared(
+    update(holds)
+    .where(holds.c.item_id == bindparam("item_id"), holds.c.patron_id == bindparam("patron_id"))
+    .where(or_(holds.c.status == "ready", holds.c.status == "waiting"))
+    .values(status="fulfilled")
+)
+_FIRST_WAITING_HOLD = Prepared(
+    select(holds)
+    .where(holds.c.status == "waiting")
+    .where(
+        (holds.c.item_id == bindparam("item_id"))
+        | (
+            (holds.c.item_id.is_(None))
+            & (holds.c.title == bindparam("title"))
+            & (holds.c.title != "")
+        )
+    )
+    .order_by(holds.c.created_at, holds.c.id)
+    .limit(1)
+)
+_HOLD_READY = Prepared(
+    update(holds)
+    .where(holds.c.id == bindparam("key"))
+    .values(status="ready", item_id=bindparam("item_id"))
+)
+_INSERT_FEE = Prepared(
+    insert(fees)
+    .values(
+        patron_id=bindparam("patron_id"),
+        item_id=bindparam("item_id"),
+        fee_type=bindparam("fee_type"),
+        amount_cents=bindparam("cents"),
+        currency=bindparam("currency"),
+        description=bindparam("description"),
+        created_at=bindparam("now"),
+    )
+    .returning(fees.c.id)
+)
+_CHARGE_PATRON = Prepared(
+    update(patrons)
+    .where(patrons.c.id == bindparam("key"))
+    .values(
+        fine_balance_cents=patrons.c.fine_balance_cents + bindparam("cents"),
+        updated_at=bindparam("now"),
+    )
+)
+
+
 def _journal(
     conn: Connection,
     kind: str,
@@ -89,28 +169,29 @@ def _journal(
     patron: str = "",
     item: str = "",
 ) -> None:
-    conn.execute(
-        insert(circulation_journal).values(
-            at=now,
-            kind=kind,
-            account_login=terminal.login,
-            patron_barcode=patron[:64],
-            item_barcode=item[:64],
-            ok=ok,
-            screen_message=message[:255],
-        )
+    _JOURNAL.run(
+        conn,
+        {
+            "at": now,
+            "kind": kind,
+            "account_login": terminal.login,
+            "patron_barcode": patron[:64],
+            "item_barcode": item[:64],
+            "ok": ok,
+            "screen_message": message[:255],
+        },
     )
 
 
 def _lock_patron(conn: Connection, patron_id: int) -> None:
     """Serialise transactions of one patron on PostgreSQL (SQLite's write lock already does)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(patrons.c.id).where(patrons.c.id == patron_id).with_for_update())
+        _LOCK_PATRON.run(conn, {"key": patron_id})
 
 
 def _lock_item(conn: Connection, item_id: int) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(select(items.c.id).where(items.c.id == item_id).with_for_update())
+        _LOCK_ITEM.run(conn, {"key": item_id})
 
 
 def patron_block_reason(patron: PatronRecord, policy: LoanPolicyRecord, now: datetime) -> str:
@@ -133,9 +214,7 @@ def format_cents(cents: int) -> str:
 
 
 def _set_item_status(conn: Connection, item_id: int, status: str, now: datetime) -> None:
-    conn.execute(
-        update(items).where(items.c.id == item_id).values(circulation_status=status, updated_at=now)
-    )
+    _SET_ITEM_STATUS.run(conn, {"key": item_id, "status": status, "now": now})
 
 
 def _add_fee(
@@ -148,24 +227,19 @@ def _add_fee(
     description: str,
     now: datetime,
 ) -> int:
-    fee_id = conn.execute(
-        insert(fees)
-        .values(
-            patron_id=patron_id,
-            item_id=item_id,
-            fee_type=fee_type,
-            amount_cents=cents,
-            currency=currency,
-            description=description[:255],
-            created_at=now,
-        )
-        .returning(fees.c.id)
-    ).scalar_one()
-    conn.execute(
-        update(patrons)
-        .where(patrons.c.id == patron_id)
-        .values(fine_balance_cents=patrons.c.fine_balance_cents + cents, updated_at=now)
+    fee_id = _INSERT_FEE.scalar(
+        conn,
+        {
+            "patron_id": patron_id,
+            "item_id": item_id,
+            "fee_type": fee_type,
+            "cents": cents,
+            "currency": currency,
+            "description": description[:255],
+            "now": now,
+        },
     )
+    _CHARGE_PATRON.run(conn, {"key": patron_id, "cents": cents, "now": now})
     return int(fee_id)
 
 
@@ -280,12 +354,7 @@ def _checkout_found(
     except ItemAlreadyOnLoan:
         return CircResult(False, "This item is checked out to another patron.", patron, item)
     _set_item_status(conn, item.id, CHARGED, now)
-    conn.execute(
-        update(holds)
-        .where(holds.c.item_id == item.id, holds.c.patron_id == patron.id)
-        .where(holds.c.status.in_(("ready", "waiting")))
-        .values(status="fulfilled")
-    )
+    _FULFIL_HOLDS.run(conn, {"item_id": item.id, "patron_id": patron.id})
     fee: FeeNotice | None = None
     if item.checkout_fee_cents > 0:
         fee_id = _add_fee(
@@ -427,24 +496,14 @@ def checkin(
             cents = days * policy.daily_fine_cents
             _add_fee(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
             message = f"Returned late: a fine of {format_cents(cents)} was added."
-    hold = conn.execute(
-        select(holds)
-        .where(holds.c.status == "waiting")
-        .where(
-            (holds.c.item_id == item.id)
-            | ((holds.c.item_id.is_(None)) & (holds.c.title == item.title) & (holds.c.title != ""))
-        )
-        .order_by(holds.c.created_at, holds.c.id)
-    ).first()
+    hold = _FIRST_WAITING_HOLD.record(conn, HoldRecord, {"item_id": item.id, "title": item.title})
     alert = False
     alert_type = ""
     destination = ""
     hold_patron = None
     sort_bin = ""
     if hold is not None:
-        conn.execute(
-            update(holds).where(holds.c.id == hold.id).values(status="ready", item_id=item.id)
-        )
+        _HOLD_READY.run(conn, {"key": hold.id, "item_id": item.id})
         hold_patron = get_patron(conn, hold.patron_id)
         alert = True
         destination = hold.pickup_location or terminal.location
@@ -464,11 +523,12 @@ def checkin(
         message = message or f"This item belongs to {item.permanent_location}: send it there."
     else:
         status = AVAILABLE
-    _set_item_status(conn, item.id, status, now)
     if terminal.location:
-        conn.execute(
-            update(items).where(items.c.id == item.id).values(current_location=terminal.location)
+        _SET_ITEM_STATUS_AND_LOCATION.run(
+            conn, {"key": item.id, "status": status, "location": terminal.location, "now": now}
         )
+    else:
+        _set_item_status(conn, item.id, status, now)
     result = CircResult(
         True,
         message,

@@ -69,7 +69,9 @@ def _install_sqlite_pragmas(engine: Engine, config: DatabaseConfig) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN when the transaction will write; plain BEGIN
         # (deferred) for reads. Callers say which through execution option "sqlite_write".
+        # Straight on the driver: exec_driver_sql cost ~20 µs of a ~60 µs read (issue #7).
+        driver = conn.connection.dbapi_connection
         if conn.get_execution_options().get("sqlite_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN IMMEDIATE")
         else:
-            conn.exec_driver_sql("BEGIN")
+            driver.execute("BEGIN")

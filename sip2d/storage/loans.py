@@ -16,13 +16,45 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
 from sip2d.storage.models import loans
+from sip2d.storage.prepared import Prepared
 from sip2d.storage.queries import open_loan_of_item
 from sip2d.storage.records import LoanRecord
+
+# Prepared (compiled once, run on the driver cursor): these run for every checkout and checkin.
+_INSERT = Prepared(
+    insert(loans)
+    .values(
+        item_id=bindparam("item_id"),
+        patron_id=bindparam("patron_id"),
+        account_id=bindparam("account_id"),
+        checked_out_at=bindparam("checked_out_at"),
+        due_at=bindparam("due_at"),
+        renewals=0,
+        returned_at=None,
+        offline=bindparam("offline"),
+    )
+    .returning(loans.c.id)
+)
+_SAVEPOINT = Prepared(text("SAVEPOINT sip2d_open_loan"))
+_RELEASE = Prepared(text("RELEASE SAVEPOINT sip2d_open_loan"))
+_ROLLBACK_TO = Prepared(text("ROLLBACK TO SAVEPOINT sip2d_open_loan"))
+_CLOSE = Prepared(
+    update(loans)
+    .where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_(None))
+    .values(returned_at=bindparam("returned_at"))
+    .returning(*loans.c)
+)
+_RENEW = Prepared(
+    update(loans)
+    .where(loans.c.id == bindparam("key"), loans.c.returned_at.is_(None))
+    .values(due_at=bindparam("due_at"), renewals=loans.c.renewals + 1)
+    .returning(*loans.c)
+)
 
 
 def open_loan(
@@ -35,50 +67,34 @@ def open_loan(
     offline: bool = False,
 ) -> int:
     """Record a new open loan and return its id; ItemAlreadyOnLoan if one is open already."""
+    values = {
+        "item_id": item_id,
+        "patron_id": patron_id,
+        "account_id": account_id,
+        "checked_out_at": checked_out_at,
+        "due_at": due_at,
+        "offline": offline,
+    }
+    _SAVEPOINT.run(conn)
     try:
-        with conn.begin_nested():
-            result = conn.execute(
-                insert(loans).values(
-                    item_id=item_id,
-                    patron_id=patron_id,
-                    account_id=account_id,
-                    checked_out_at=checked_out_at,
-                    due_at=due_at,
-                    renewals=0,
-                    returned_at=None,
-                    offline=offline,
-                )
-            )
+        loan_id = _INSERT.scalar(conn, values)
     except IntegrityError:
+        _ROLLBACK_TO.run(conn)
+        _RELEASE.run(conn)
         # The same error class covers a foreign key naming a missing item or patron; only an
         # open loan that is now visible means the one-open-loan rule refused us.
         if open_loan_of_item(conn, item_id) is not None:
             raise ItemAlreadyOnLoan(item_id) from None
         raise
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    _RELEASE.run(conn)
+    return int(loan_id)
 
 
 def close_loan(conn: Connection, item_id: int, returned_at: datetime) -> LoanRecord | None:
     """Close the item's open loan and return it as closed; None if it was not on loan."""
-    stmt = (
-        update(loans)
-        .where(loans.c.item_id == item_id, loans.c.returned_at.is_(None))
-        .values(returned_at=returned_at)
-        .returning(*loans.c)
-    )
-    row = conn.execute(stmt).first()
-    return None if row is None else LoanRecord.from_row(row)
+    return _CLOSE.record(conn, LoanRecord, {"key": item_id, "returned_at": returned_at})
 
 
 def renew_loan(conn: Connection, loan_id: int, due_at: datetime) -> LoanRecord | None:
     """Move an open loan's due date and count the renewal; None if it is not open."""
-    stmt = (
-        update(loans)
-        .where(loans.c.id == loan_id, loans.c.returned_at.is_(None))
-        .values(due_at=due_at, renewals=loans.c.renewals + 1)
-        .returning(*loans.c)
-    )
-    row = conn.execute(stmt).first()
-    return None if row is None else LoanRecord.from_row(row)
+    return _RENEW.record(conn, LoanRecord, {"key": loan_id, "due_at": due_at})

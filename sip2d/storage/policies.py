@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, case, or_, select
 
 from sip2d.storage.models import loan_policies
+from sip2d.storage.prepared import Prepared
 from sip2d.storage.records import LoanPolicyRecord
 
 DEFAULT_POLICY = LoanPolicyRecord(
@@ -33,7 +34,7 @@ _SPECIFICITY = case((_c.media_type.is_not(None), 2), else_=0) + case(
 
 
 # Built once: this runs for every patron status and checkout (see queries.py on why).
-_RESOLVE = (
+_RESOLVE = Prepared(
     select(loan_policies)
     .where(
         or_(_c.media_type == bindparam("media_type"), _c.media_type.is_(None)),
@@ -46,5 +47,5 @@ _RESOLVE = (
 
 def resolve_loan_policy(conn: Connection, media_type: str, profile: str) -> LoanPolicyRecord:
     """The policy for lending an item of ``media_type`` to a patron of ``profile``."""
-    row = conn.execute(_RESOLVE, {"media_type": media_type, "profile": profile}).first()
-    return DEFAULT_POLICY if row is None else LoanPolicyRecord.from_row(row)
+    found = _RESOLVE.record(conn, LoanPolicyRecord, {"media_type": media_type, "profile": profile})
+    return DEFAULT_POLICY if found is None else found
