@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trio
 from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sip2d.config import DatabaseConfig
 from sip2d.storage.engine import make_engine
@@ -60,4 +63,101 @@ async def test_a_busy_on_loop_read_is_retried_in_a_worker_thread(tmp_path: Path)
 
     with pytest.raises(OperationalError):
         await runner.read(broken)  # other errors are not retried
+    runner.close()
+
+
+def _insert_item(barcode: str) -> Callable[[Connection], str]:
+    def write(conn: Connection) -> str:
+        conn.execute(insert(items).values(barcode=barcode, title="t"))
+        return barcode
+
+    return write
+
+
+async def test_group_commit_keeps_each_write_atomic_and_its_own_outcome(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'group.db'}"
+    upgrade(url)
+    runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=url))
+    batches: list[int] = []
+    commit_batch = runner._commit_batch
+
+    def counting(batch: list[Any]) -> None:
+        batches.append(len(batch))
+        commit_batch(batch)
+
+    runner._commit_batch = counting  # type: ignore[method-assign]
+    outcomes: dict[str, object] = {}
+
+    def half_done(conn: Connection) -> None:
+        conn.execute(insert(items).values(barcode="bad", title="t"))
+        raise RuntimeError("refused midway")
+
+    async def one(name: str, fn: Callable[[Connection], object]) -> None:
+        try:
+            outcomes[name] = await runner.write(fn)
+        except Exception as exc:
+            outcomes[name] = exc
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run_writer)
+        async with trio.open_nursery() as writers:
+            for n in range(40):
+                writers.start_soon(one, f"w{n}", _insert_item(f"b{n}"))
+            writers.start_soon(one, "bad", half_done)
+            # Same barcode twice: the unique index refuses the second one only.
+            writers.start_soon(one, "dup", _insert_item("b0"))
+        nursery.cancel_scope.cancel()
+
+    assert all(outcomes[f"w{n}"] == f"b{n}" for n in range(1, 40))
+    assert isinstance(outcomes["bad"], RuntimeError)
+    # trio may run the two b0 writers in either order: whichever came second was refused.
+    first_b0 = [outcomes["w0"], outcomes["dup"]]
+    assert "b0" in first_b0 and sum(isinstance(o, IntegrityError) for o in first_b0) == 1
+    barcodes = await runner.read(lambda c: set(c.execute(select(items.c.barcode)).scalars()))
+    assert barcodes == {f"b{n}" for n in range(40)}
+    # Writes that arrived together shared commits (42 writes in fewer transactions).
+    assert sum(batches) == 42 and len(batches) < 42
+    runner.close()
+
+
+async def test_a_failed_group_commit_fails_every_write_in_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'readonly.db'}"
+    upgrade(url)
+    runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=url))
+    # Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails.
+    blocker = sqlite3.connect(tmp_path / "readonly.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    runner._write_engine = make_engine(
+        DatabaseConfig(pool_size=3, sqlite_busy_timeout_ms=50), url=url
+    ).execution_options(sqlite_write=True)
+    errors: list[BaseException] = []
+
+    async def one(n: int) -> None:
+        try:
+            await runner.write(_insert_item(f"x{n}"))
+        except OperationalError as exc:
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run_writer)
+        async with trio.open_nursery() as writers:
+            for n in range(5):
+                writers.start_soon(one, n)
+        nursery.cancel_scope.cancel()
+    blocker.rollback()
+    blocker.close()
+    assert len(errors) == 5
+    assert await runner.read(count_items) == 0
+    runner.close()
+
+
+async def test_postgresql_writes_are_not_grouped(postgres_url: str) -> None:
+    upgrade(postgres_url)
+    runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=postgres_url))
+    assert not runner.group_writes
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run_writer)
+        assert await runner.write(_insert_item("pg1")) == "pg1"
+        nursery.cancel_scope.cancel()
+    assert await runner.read(count_items) == 1
     runner.close()

@@ -92,6 +92,8 @@ class Daemon:
         opened = await open_listeners(ctx.config)
         async with trio.open_nursery() as daemon_nursery:
             daemon_nursery.start_soon(self._health_loop)
+            # Outlives the connection nursery: draining kiosks can still commit their writes.
+            await daemon_nursery.start(ctx.db.run_writer)
             if ctx.config.metrics.listen:
                 await daemon_nursery.start(self._serve_metrics)
             async with trio.open_nursery() as connection_nursery:

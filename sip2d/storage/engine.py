@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from sip2d.config import DatabaseConfig
+from sip2d.storage.prepared import Prepared
+
+_BEGIN = Prepared(text("BEGIN"))
+_BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
 
 
 def is_sqlite(url: str) -> bool:
@@ -69,9 +73,8 @@ def _install_sqlite_pragmas(engine: Engine, config: DatabaseConfig) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN when the transaction will write; plain BEGIN
         # (deferred) for reads. Callers say which through execution option "sqlite_write".
-        # Straight on the driver: exec_driver_sql cost ~20 µs of a ~60 µs read (issue #7).
-        driver = conn.connection.dbapi_connection
+        # Prepared (straight on the driver): exec_driver_sql cost ~20 µs of a ~60 µs read.
         if conn.get_execution_options().get("sqlite_write"):
-            driver.execute("BEGIN IMMEDIATE")
+            _BEGIN_IMMEDIATE.run(conn)
         else:
-            driver.execute("BEGIN")
+            _BEGIN.run(conn)
