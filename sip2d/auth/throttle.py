@@ -34,10 +34,22 @@ import logging
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from sip2d.config import ThrottleConfig
 from sip2d.storage.models import auth_failures, patrons
+from sip2d.storage.prepared import Prepared
 
 log = logging.getLogger("sip2d.auth")
 
@@ -78,6 +90,55 @@ class SprayUpdate:
     blocked_until: datetime | None
 
 
+# Prepared once (sip2d.storage.prepared): every PIN check reads the source state, and building
+# these per call was a fifth of the daemon's CPU in the session benchmark (issue #7).
+_f = auth_failures.c
+_DISTINCT_FAILURES = Prepared(
+    select(func.count(func.distinct(_f.patron_barcode))).where(
+        _f.scope == bindparam("scope"), _f.key == bindparam("key"), _f.at > bindparam("since")
+    )
+)
+_BLOCK_STARTED = Prepared(
+    select(func.max(_f.at)).where(
+        _f.scope == bindparam("scope"), _f.key == bindparam("key"), _f.at > bindparam("since")
+    )
+)
+_ADD_FAILURE = Prepared(
+    insert(auth_failures).values(
+        scope=bindparam("scope"),
+        key=bindparam("key"),
+        patron_barcode=bindparam("patron_barcode"),
+        at=bindparam("at"),
+    )
+)
+_RECENT_LOGIN_FAILURES = Prepared(
+    select(_f.at)
+    .where(_f.scope == SCOPE_LOGIN, _f.key == bindparam("key"), _f.at > bindparam("since"))
+    .order_by(_f.at.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_PATRON_FAILED = Prepared(
+    update(patrons)
+    .where(patrons.c.id == bindparam("key"))
+    .values(
+        pin_failures=patrons.c.pin_failures + 1,
+        pin_locked_until=case(
+            (
+                patrons.c.pin_failures + 1 >= bindparam("max_failures", type_=Integer),
+                bindparam("until", type_=DateTime),
+            ),
+            else_=patrons.c.pin_locked_until,
+        ),
+    )
+    .returning(patrons.c.pin_failures, patrons.c.pin_locked_until)
+)
+_PATRON_SUCCEEDED = Prepared(
+    update(patrons)
+    .where(patrons.c.id == bindparam("key"))
+    .values(pin_failures=0, pin_locked_until=None)
+)
+
+
 def is_locked(locked_until: datetime | None, now: datetime) -> bool:
     return locked_until is not None and locked_until > now
 
@@ -94,16 +155,9 @@ def record_patron_failure(
     failures from several daemons are all counted.
     """
     until = now + timedelta(minutes=cfg.lockout_minutes)
-    reaches = patrons.c.pin_failures + 1 >= cfg.max_failures
-    row = conn.execute(
-        update(patrons)
-        .where(patrons.c.id == patron_id)
-        .values(
-            pin_failures=patrons.c.pin_failures + 1,
-            pin_locked_until=case((reaches, until), else_=patrons.c.pin_locked_until),
-        )
-        .returning(patrons.c.pin_failures, patrons.c.pin_locked_until)
-    ).one_or_none()
+    row = _PATRON_FAILED.first(
+        conn, {"key": patron_id, "max_failures": cfg.max_failures, "until": until}
+    )
     if row is None:
         return PatronFailure(failures=0, locked_until=None, newly_locked=False)
     failures, locked_until = int(row[0]), row[1]
@@ -130,11 +184,7 @@ def record_patron_success(
     The new record is written only if the stored one is still ``old_hash``, so a PIN changed
     by staff in the meantime is never overwritten by the upgrade of the previous one.
     """
-    conn.execute(
-        update(patrons)
-        .where(patrons.c.id == patron_id)
-        .values(pin_failures=0, pin_locked_until=None)
-    )
+    _PATRON_SUCCEEDED.run(conn, {"key": patron_id})
     if upgraded is not None and old_hash is not None:
         conn.execute(
             update(patrons)
@@ -167,24 +217,13 @@ def _source_keys(account: str, address: str) -> list[tuple[str, str]]:
 
 
 def _distinct_failures(conn: Connection, scope: str, key: str, since: datetime) -> int:
-    count = conn.execute(
-        select(func.count(func.distinct(auth_failures.c.patron_barcode))).where(
-            auth_failures.c.scope == scope,
-            auth_failures.c.key == key,
-            auth_failures.c.at > since,
-        )
-    ).scalar_one()
-    return int(count)
+    return int(_DISTINCT_FAILURES.scalar(conn, {"scope": scope, "key": key, "since": since}))
 
 
 def _block_started(conn: Connection, scope: str, key: str, since: datetime) -> datetime | None:
-    started: datetime | None = conn.execute(
-        select(func.max(auth_failures.c.at)).where(
-            auth_failures.c.scope == scope + BLOCK_SUFFIX,
-            auth_failures.c.key == key,
-            auth_failures.c.at > since,
-        )
-    ).scalar_one()
+    started: datetime | None = _BLOCK_STARTED.scalar(
+        conn, {"scope": scope + BLOCK_SUFFIX, "key": key, "since": since}
+    )
     return started
 
 
@@ -227,10 +266,8 @@ def record_source_failure(
     blocked_until: datetime | None = None
     for scope, key in _source_keys(account, address):
         before = _distinct_failures(conn, scope, key, window_start)
-        conn.execute(
-            insert(auth_failures).values(
-                scope=scope, key=key, patron_barcode=patron_barcode, at=now
-            )
+        _ADD_FAILURE.run(
+            conn, {"scope": scope, "key": key, "patron_barcode": patron_barcode, "at": now}
         )
         after = _distinct_failures(conn, scope, key, window_start)
         worst = max(worst, after)
@@ -286,20 +323,12 @@ def login_blocked_until(
     span = timedelta(minutes=cfg.login_block_minutes)
     if limit < 1:
         return None
-    recent = (
-        conn.execute(
-            select(auth_failures.c.at)
-            .where(
-                auth_failures.c.scope == SCOPE_LOGIN,
-                auth_failures.c.key == address,
-                auth_failures.c.at > now - span,
-            )
-            .order_by(auth_failures.c.at.desc())
-            .limit(limit)
+    recent = [
+        row[0]
+        for row in _RECENT_LOGIN_FAILURES.all(
+            conn, {"key": address, "since": now - span, "limit": limit}
         )
-        .scalars()
-        .all()
-    )
+    ]
     if len(recent) < limit:
         return None
     oldest: datetime = recent[-1]
