@@ -69,8 +69,8 @@ from sip2d.storage.queries import (
     get_item_by_barcode,
     get_patron_by_barcode,
     holds_on_item,
+    loan_counts_of_patron,
     open_loan_of_item,
-    open_loans_of_patron,
 )
 from sip2d.storage.records import (
     ItemRecord,
@@ -404,9 +404,8 @@ class Dispatcher:
                 return PatronView(
                     patron, policy, len(found.charged_items), len(found.overdue_items), found
                 )
-            loans = open_loans_of_patron(c, patron.id)
-            overdue = sum(1 for loan in loans if loan.is_overdue(now))
-            return PatronView(patron, policy, len(loans), overdue)
+            charged, overdue = loan_counts_of_patron(c, patron.id, now)
+            return PatronView(patron, policy, charged, overdue)
 
         return read
 

@@ -13,8 +13,9 @@ and runs inside the caller's transaction; none commits.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, or_, select
+from sqlalchemy import Connection, DateTime, bindparam, case, func, or_, select
 
 from sip2d.storage.models import fees, holds, items, kiosk_accounts, loans, patrons
 from sip2d.storage.prepared import Prepared
@@ -57,6 +58,15 @@ _OPEN_LOANS_OF_PATRON = Prepared(
     .where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
     .order_by(loans.c.due_at, loans.c.id)
 )
+# Charged and overdue counts in one statement: what 23 Patron Status needs of the loans.
+_LOAN_COUNTS = Prepared(
+    select(
+        func.count(),
+        func.coalesce(
+            func.sum(case((loans.c.due_at < bindparam("now", type_=DateTime), 1), else_=0)), 0
+        ),
+    ).where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
+)
 _COUNT_OPEN_LOANS = Prepared(
     select(func.count()).where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
 )
@@ -90,6 +100,12 @@ def open_loan_of_item(conn: Connection, item_id: int) -> LoanRecord | None:
 def open_loans_of_patron(conn: Connection, patron_id: int) -> list[PatronLoan]:
     """The patron's open loans with item barcode and title, oldest due date first."""
     return _OPEN_LOANS_OF_PATRON.records(conn, PatronLoan, {"key": patron_id})
+
+
+def loan_counts_of_patron(conn: Connection, patron_id: int, now: datetime) -> tuple[int, int]:
+    """(open loans, of which overdue at ``now``) without fetching the loans themselves."""
+    row = _LOAN_COUNTS.first(conn, {"key": patron_id, "now": now})
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def count_open_loans(conn: Connection, patron_id: int) -> int:

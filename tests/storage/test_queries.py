@@ -19,6 +19,7 @@ from sip2d.storage.queries import (
     get_patron_by_barcode,
     holds_of_patron,
     holds_on_item,
+    loan_counts_of_patron,
     open_loans_of_patron,
 )
 from tests.storage.factories import add_account, add_item, add_patron
@@ -89,6 +90,10 @@ def test_patron_lists(engine: Engine) -> None:
         assert [(pl.item_barcode, pl.title) for pl in loans] == [("late", "Late"), ("soon", "Soon")]
         assert [pl.is_overdue(NOW) for pl in loans] == [True, False]
         assert count_open_loans(conn, pid) == 2 and count_open_loans(conn, other) == 0
+        # The counts 23 uses: one overdue now; both overdue once the second is due.
+        assert loan_counts_of_patron(conn, pid, NOW) == (2, 1)
+        assert loan_counts_of_patron(conn, pid, NOW + timedelta(days=21)) == (2, 2)
+        assert loan_counts_of_patron(conn, other, NOW) == (0, 0)
         unpaid = fees_of_patron(conn, pid)
         assert [(f.amount_cents, f.outstanding_cents) for f in unpaid] == [(300, 300)]
         assert len(fees_of_patron(conn, pid, unpaid_only=False)) == 2
