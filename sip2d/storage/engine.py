@@ -74,6 +74,8 @@ def _install_sqlite_pragmas(engine: Engine, config: DatabaseConfig) -> None:
         # IMMEDIATE takes the write lock at BEGIN when the transaction will write; plain BEGIN
         # (deferred) for reads. Callers say which through execution option "sqlite_write".
         # Prepared (straight on the driver): exec_driver_sql cost ~20 µs of a ~60 µs read.
+        if conn.connection.dbapi_connection.in_transaction:
+            return  # the runner's on-loop read began one on the driver: SQLAlchemy joins it
         if conn.get_execution_options().get("sqlite_write"):
             _BEGIN_IMMEDIATE.run(conn)
         else:
