@@ -179,7 +179,11 @@ class Connection:
         elapsed = time.perf_counter() - started
         msg_id = type(message).MESSAGE_ID
         ctx.metrics.count_message(msg_id, result.outcome, elapsed)
-        if log.isEnabledFor(logging.INFO):
+        # A 99 answered normally is a kiosk's keep-alive, sent every few seconds for as long as
+        # it runs: at INFO it would be most of the log and a quarter of the daemon's CPU, so
+        # it is logged at DEBUG. A 99 answered otherwise (off line, refused) stays at INFO.
+        level = logging.DEBUG if msg_id == "99" and result.outcome == "ok" else logging.INFO
+        if log.isEnabledFor(level):
             extra: dict[str, object] = {
                 "conn": self.session.connection_id,
                 "account": self.session.login,
@@ -191,6 +195,6 @@ class Connection:
             # much as the rest of the message to format, so they are logged at DEBUG only.
             if log.isEnabledFor(logging.DEBUG):
                 extra["fields"] = redacted_fields(message)
-            log.info("message", extra=extra)
+            log.log(level, "message", extra=extra)
         await self.stream.send_all(data)
         return result.close
