@@ -111,12 +111,12 @@ class Connection:
                 continue
             if self.ctx.stopping.is_set():
                 return "server shutting down"
-            limits = {"idle timeout": last_activity + server.idle_timeout}
-            if not self.session.logged_in:
-                limits["login timeout"] = connected_at + server.login_timeout
-            if partial_since is not None:
-                limits["partial frame timeout"] = partial_since + server.frame_timeout
-            reason, deadline = min(limits.items(), key=lambda item: item[1])
+            # The earliest of the clocks that apply; on a tie the first named wins.
+            reason, deadline = "idle timeout", last_activity + server.idle_timeout
+            if not self.session.logged_in and connected_at + server.login_timeout < deadline:
+                reason, deadline = "login timeout", connected_at + server.login_timeout
+            if partial_since is not None and partial_since + server.frame_timeout < deadline:
+                reason, deadline = "partial frame timeout", partial_since + server.frame_timeout
             data: bytes | bytearray = b""
             # Shutdown cancels this scope only while the connection waits for input, so a
             # message already received is always answered before the connection closes.
