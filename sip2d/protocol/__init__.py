@@ -10,7 +10,9 @@ Framing (:mod:`.framing`)
 Decoding and encoding (:mod:`.codec`)
     ``decode(frame, encoding="utf-8", *, strict=False) -> Received`` (``.message``, ``.trailer``,
     ``.raw``); ``encode(message, encoding="utf-8", *, sequence=None, checksum=False,
-    terminator=b"\\r") -> bytes``; ``validate(frame, encoding) -> tuple[Problem, ...]``;
+    terminator=b"\\r") -> bytes``, which is ``finish_frame(encode_body(message, encoding),
+    sequence=..., checksum=..., terminator=...)`` (encode a response once, send it with many
+    trailers); ``validate(frame, encoding) -> tuple[Problem, ...]``;
     ``peek_message_id(frame) -> str | None``.
 
 Error detection (:mod:`.trailer`)
@@ -47,7 +49,15 @@ Typical server loop::
 """
 
 from sip2d.protocol.charset import SUPPORTED_ENCODINGS
-from sip2d.protocol.codec import Received, decode, encode, peek_message_id, validate
+from sip2d.protocol.codec import (
+    Received,
+    decode,
+    encode,
+    encode_body,
+    finish_frame,
+    peek_message_id,
+    validate,
+)
 from sip2d.protocol.errors import (
     ChecksumError,
     FrameTooLong,
@@ -165,6 +175,8 @@ __all__ = [
     "compute_checksum",
     "decode",
     "encode",
+    "encode_body",
+    "finish_frame",
     "format_date",
     "parse_date",
     "peek_message_id",

@@ -41,6 +41,7 @@ _DIGITS = frozenset(b"0123456789")
 # NamedTuple.__new__ is a Python function; tuple.__new__ builds the same object in C.
 _new_tuple = tuple.__new__
 _NO_SEQUENCE_IDS = frozenset({"96", "97"})
+_NO_SEQUENCE_BYTES = frozenset({b"96", b"97"})
 
 
 class Received(NamedTuple):
@@ -192,13 +193,37 @@ def encode(
     ``sequence`` is ``None`` or the message is 96/97 (which never carry AY). ``sequence`` is
     ignored without ``checksum``: AY is only defined as part of the trailer.
     """
+    return finish_frame(
+        encode_body(message, encoding),
+        sequence=sequence,
+        checksum=checksum,
+        terminator=terminator,
+    )
+
+
+def encode_body(message: Message, encoding: str = "utf-8") -> bytes:
+    """The bytes of ``message`` before any trailer: what :func:`finish_frame` completes.
+
+    Split from :func:`encode` so a server can encode a response once and send it in answer to
+    many requests, each with its own mirrored ``AY``/``AZ`` trailer.
+    """
     plan = _PLANS_BY_CLASS.get(type(message))
     if plan is None:
         raise TypeError(f"not a SIP2 message: {type(message).__name__}")
     single_byte, ascii_only = _encoding_traits(encoding)
-    data = plan.encode(message, encoding, single_byte, ascii_only).encode(encoding, "replace")
+    return plan.encode(message, encoding, single_byte, ascii_only).encode(encoding, "replace")
+
+
+def finish_frame(
+    body: bytes,
+    *,
+    sequence: int | None = None,
+    checksum: bool = False,
+    terminator: bytes = b"\r",
+) -> bytes:
+    """``body`` (from :func:`encode_body`) with its trailer and terminator, as :func:`encode`."""
     if checksum:
-        if plan.message_id in _NO_SEQUENCE_IDS:
+        if body[:2] in _NO_SEQUENCE_BYTES:
             sequence = None
-        data += trailer_bytes(data, sequence)
-    return data + terminator
+        body += trailer_bytes(body, sequence)
+    return body + terminator

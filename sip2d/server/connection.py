@@ -111,12 +111,12 @@ class Connection:
                 continue
             if self.ctx.stopping.is_set():
                 return "server shutting down"
-            limits = {"idle timeout": last_activity + server.idle_timeout}
-            if not self.session.logged_in:
-                limits["login timeout"] = connected_at + server.login_timeout
-            if partial_since is not None:
-                limits["partial frame timeout"] = partial_since + server.frame_timeout
-            reason, deadline = min(limits.items(), key=lambda item: item[1])
+            # The earliest of the clocks that apply; on a tie the first named wins.
+            reason, deadline = "idle timeout", last_activity + server.idle_timeout
+            if not self.session.logged_in and connected_at + server.login_timeout < deadline:
+                reason, deadline = "login timeout", connected_at + server.login_timeout
+            if partial_since is not None and partial_since + server.frame_timeout < deadline:
+                reason, deadline = "partial frame timeout", partial_since + server.frame_timeout
             data: bytes | bytearray = b""
             # Shutdown cancels this scope only while the connection waits for input, so a
             # message already received is always answered before the connection closes.
@@ -179,7 +179,11 @@ class Connection:
         elapsed = time.perf_counter() - started
         msg_id = type(message).MESSAGE_ID
         ctx.metrics.count_message(msg_id, result.outcome, elapsed)
-        if log.isEnabledFor(logging.INFO):
+        # A 99 answered normally is a kiosk's keep-alive, sent every few seconds for as long as
+        # it runs: at INFO it would be most of the log and a quarter of the daemon's CPU, so
+        # it is logged at DEBUG. A 99 answered otherwise (off line, refused) stays at INFO.
+        level = logging.DEBUG if msg_id == "99" and result.outcome == "ok" else logging.INFO
+        if log.isEnabledFor(level):
             extra: dict[str, object] = {
                 "conn": self.session.connection_id,
                 "account": self.session.login,
@@ -191,6 +195,6 @@ class Connection:
             # much as the rest of the message to format, so they are logged at DEBUG only.
             if log.isEnabledFor(logging.DEBUG):
                 extra["fields"] = redacted_fields(message)
-            log.info("message", extra=extra)
+            log.log(level, "message", extra=extra)
         await self.stream.send_all(data)
         return result.close

@@ -60,14 +60,27 @@ class ServerContext:
     # Key for the per-connection verified-PIN cache: random per process, never stored.
     pin_cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     dispatcher: Dispatcher = field(init=False)
+    # sip_now's last answer, keyed by the clock's whole second and the utc_dates setting.
+    _sip_now_cache: tuple[datetime, bool, datetime] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def now_utc(self) -> datetime:
         """Current time as naive UTC, the storage convention."""
         return self.clock().astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
     def sip_now(self) -> datetime:
-        """Current time for SIP2 date fields: local wall-clock (4 spaces) or UTC (``   Z``)."""
+        """Current time for SIP2 date fields: local wall-clock (4 spaces) or UTC (``   Z``).
+
+        SIP2 dates have whole seconds, so the conversion (a local-time lookup for wall-clock
+        dates) is done once per second of the clock and the same object returned until the
+        second or the setting changes; callers may rely on that identity to cache per second.
+        """
         now = self.clock().replace(microsecond=0)
-        if self.config.server.utc_dates:
-            return now.astimezone(UTC)
-        return now.astimezone().replace(tzinfo=None)
+        utc = self.config.server.utc_dates
+        cached = self._sip_now_cache
+        if cached is not None and cached[0] == now and cached[1] == utc:
+            return cached[2]
+        sip = now.astimezone(UTC) if utc else now.astimezone().replace(tzinfo=None)
+        self._sip_now_cache = (now, utc, sip)
+        return sip

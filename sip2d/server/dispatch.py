@@ -61,6 +61,7 @@ from sip2d.protocol import (
     SupportedMessages,
 )
 from sip2d.server import refusals
+from sip2d.server.per_second import PerSecondCache
 from sip2d.server.session import address_allowed, terminator_bytes
 from sip2d.storage.errors import StorageError
 from sip2d.storage.policies import resolve_loan_policy
@@ -143,6 +144,7 @@ class Dispatcher:
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
         self._supported: dict[tuple[KioskAccountRecord | None, int], SupportedMessages] = {}
+        self._status_cache: PerSecondCache[Result] = PerSecondCache()
         self.handlers: dict[type[Any], Handler] = {
             LoginRequest: self.login,
             SCStatus: self.sc_status,
@@ -358,7 +360,14 @@ class Dispatcher:
             close = "too many failed logins"
         return Result(LoginResponse(ok=False), "refused", close=close)
 
-    def acs_status(self, conn: KioskConnection, *, online: bool, message: str = "") -> ACSStatus:
+    def acs_status(
+        self,
+        conn: KioskConnection,
+        *,
+        online: bool,
+        message: str = "",
+        when: datetime | None = None,
+    ) -> ACSStatus:
         server = self.ctx.config.server
         account = conn.session.account
         permitted = account is not None and online
@@ -371,7 +380,7 @@ class Dispatcher:
             offline_ok=True,
             timeout_period=server.timeout_period if online else 0,
             retries_allowed=server.retries_allowed,
-            date_time_sync=self.ctx.sip_now(),
+            date_time_sync=when or self.ctx.sip_now(),
             protocol_version="2.00",
             institution_id=self.institution(conn),
             library_name=server.library_name,
@@ -387,7 +396,16 @@ class Dispatcher:
         if not session.logged_in and not conn.listener.allow_status_before_login:
             return Result(self.refuse(conn, "99", MSG_NOT_LOGGED_IN), "not_logged_in")
         online = self.ctx.health.online
-        return Result(self.acs_status(conn, online=online), "ok" if online else "offline")
+        # The 98 for a given account, configuration, health and second is built once.
+        when = self.ctx.sip_now()
+        return self._status_cache.get(
+            (conn.session.account, online),
+            when,
+            self.ctx.config,
+            lambda: Result(
+                self.acs_status(conn, online=online, when=when), "ok" if online else "offline"
+            ),
+        )
 
     # --- patrons ---------------------------------------------------------------------------
 

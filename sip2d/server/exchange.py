@@ -31,6 +31,8 @@ from sip2d.protocol import (
     UnknownMessage,
     decode,
     encode,
+    encode_body,
+    finish_frame,
     peek_message_id,
     reply_trailer,
 )
@@ -94,12 +96,17 @@ class Exchange:
         self._last_request: tuple[int | None, str] | None = None
         self._last_checksummed = False
         self.consecutive_errors = 0
+        # The last response message encoded and its bytes before the trailer. A dispatcher
+        # that answers with the very same (immutable) message object again, as it does for
+        # the 98 within one second, costs only a new trailer (see :meth:`respond`).
+        self._encoded: tuple[Message, bytes] | None = None
 
     def configure(self, *, encoding: str, mode: str, terminator: bytes) -> None:
         """Apply the wire settings of the account that just logged in."""
         self.encoding = encoding
         self.mode = mode
         self.terminator = terminator
+        self._encoded = None  # encoded with the previous encoding
 
     def resend_request(self, checksummed: bool | None = None) -> bytes:
         """A 96 in the form of the connection's error-detection mode."""
@@ -147,12 +154,20 @@ class Exchange:
         return Execute(received)
 
     def respond(self, received: Received | None, message: Message, *, store: bool = True) -> bytes:
-        """Encode the response to ``received`` with the mirrored trailer and remember it."""
+        """Encode the response to ``received`` with the mirrored trailer and remember it.
+
+        The body of the last message encoded is reused when ``message`` is that same object:
+        messages are frozen, so the same object always encodes to the same bytes.
+        """
         trailer = received.trailer if received is not None else None
         sequence, checksum = reply_trailer(trailer, self.mode)
-        data = encode(
-            message, self.encoding, sequence=sequence, checksum=checksum, terminator=self.terminator
-        )
+        encoded = self._encoded
+        if encoded is not None and encoded[0] is message:
+            body = encoded[1]
+        else:
+            body = encode_body(message, self.encoding)
+            self._encoded = (message, body)
+        data = finish_frame(body, sequence=sequence, checksum=checksum, terminator=self.terminator)
         if store:
             self.last_response = data
             if trailer is not None and trailer.sequence is not None:

@@ -67,9 +67,20 @@ class Metrics:
             "sip2d_database_online", "1 when the last database health check succeeded", registry=r
         )
 
+        # Labelled children of ``messages`` and ``latency`` per (message id, outcome).
+        # ``.labels()`` validates and looks the labels up under a lock on every call; the
+        # child it returns stays valid, and the label sets are small and fixed.
+        self._message_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
     def count_message(self, message_id: str, outcome: str, seconds: float) -> None:
-        self.messages.labels(message_id, outcome).inc()
-        self.latency.labels(message_id).observe(seconds)
+        children = self._message_children.get((message_id, outcome))
+        if children is None:
+            children = self._message_children[(message_id, outcome)] = (
+                self.messages.labels(message_id, outcome),
+                self.latency.labels(message_id),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_wire_event(self, reason: str) -> None:
         self.wire_events.labels(reason).inc()

@@ -15,18 +15,23 @@ from sip2d.protocol import (
     ChecksumError,
     FrameBuffer,
     LoginRequest,
+    LoginResponse,
     MalformedMessage,
     PatronInformationResponse,
     PatronStatus,
     PatronStatusRequest,
     PatronStatusResponse,
     ProtocolError,
+    RequestACSResend,
+    RequestSCResend,
     SCStatus,
     SupportedMessages,
     UnknownMessage,
     compute_checksum,
     decode,
     encode,
+    encode_body,
+    finish_frame,
     peek_message_id,
     redacted_fields,
     validate,
@@ -410,3 +415,16 @@ def test_empty_secrets_stay_empty_so_logs_show_whether_a_pin_was_sent() -> None:
 def test_patron_status_value_type_reaches_the_message() -> None:
     message = decode(b"24YYYY          00020240315    143025AOM|AA1|AE|BLN|").message
     assert message.patron_status == PatronStatus.unknown_patron()
+
+
+@pytest.mark.parametrize("sequence", [None, 0, 9])
+@pytest.mark.parametrize("checksum", [False, True])
+def test_encode_is_finish_frame_of_encode_body(sequence: int | None, checksum: bool) -> None:
+    """Encoding once and adding a trailer per request gives exactly what encode gives."""
+    for message in (LoginResponse(ok=True), RequestSCResend(), RequestACSResend()):
+        body = encode_body(message, "cp850")
+        framed = finish_frame(body, sequence=sequence, checksum=checksum, terminator=b"\r\n")
+        expected = encode(
+            message, "cp850", sequence=sequence, checksum=checksum, terminator=b"\r\n"
+        )
+        assert framed == expected
