@@ -850,7 +850,8 @@ class Dispatcher:
             item = get_item_by_barcode(c, barcode)
             if item is None:
                 return None, None, 0
-            return item, open_loan_of_item(c, item.id), len(holds_on_item(c, item.id, ("waiting",)))
+            waiting = sum(hold.status == "waiting" for hold in holds_on_item(c, item.id))
+            return item, open_loan_of_item(c, item.id), waiting
 
         item, loan, queue = await self._read(read)
         if item is None:

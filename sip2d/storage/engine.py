@@ -16,8 +16,9 @@ from sqlalchemy.engine import make_url
 from sip2d.config import DatabaseConfig
 from sip2d.storage.prepared import Prepared
 
-_BEGIN = Prepared(text("BEGIN"))
-_BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
+# SQLite transaction starts, also used by the runner's on-loop reads.
+BEGIN = Prepared(text("BEGIN"))
+BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
 
 
 def is_sqlite(url: str) -> bool:
@@ -77,6 +78,6 @@ def _install_sqlite_pragmas(engine: Engine, config: DatabaseConfig) -> None:
         if conn.connection.dbapi_connection.in_transaction:
             return  # the runner's on-loop read began one on the driver: SQLAlchemy joins it
         if conn.get_execution_options().get("sqlite_write"):
-            _BEGIN_IMMEDIATE.run(conn)
+            BEGIN_IMMEDIATE.run(conn)
         else:
-            _BEGIN.run(conn)
+            BEGIN.run(conn)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, text, update
+from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
 from sip2d.storage.models import loans
-from sip2d.storage.prepared import Prepared
+from sip2d.storage.prepared import Prepared, Savepoint
 from sip2d.storage.queries import open_loan_of_item
 from sip2d.storage.records import LoanRecord
 
@@ -40,9 +40,7 @@ _INSERT = Prepared(
     )
     .returning(loans.c.id)
 )
-_SAVEPOINT = Prepared(text("SAVEPOINT sip2d_open_loan"))
-_RELEASE = Prepared(text("RELEASE SAVEPOINT sip2d_open_loan"))
-_ROLLBACK_TO = Prepared(text("ROLLBACK TO SAVEPOINT sip2d_open_loan"))
+_SAVEPOINT = Savepoint("sip2d_open_loan")
 _CLOSE = Prepared(
     update(loans)
     .where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_(None))
@@ -75,18 +73,15 @@ def open_loan(
         "due_at": due_at,
         "offline": offline,
     }
-    _SAVEPOINT.run(conn)
     try:
-        loan_id = _INSERT.scalar(conn, values)
+        with _SAVEPOINT(conn):
+            loan_id = _INSERT.scalar(conn, values)
     except IntegrityError:
-        _ROLLBACK_TO.run(conn)
-        _RELEASE.run(conn)
         # The same error class covers a foreign key naming a missing item or patron; only an
         # open loan that is now visible means the one-open-loan rule refused us.
         if open_loan_of_item(conn, item_id) is not None:
             raise ItemAlreadyOnLoan(item_id) from None
         raise
-    _RELEASE.run(conn)
     return int(loan_id)
 
 

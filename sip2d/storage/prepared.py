@@ -21,11 +21,12 @@ comparisons. Statements that need either stay on ``conn.execute``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
@@ -190,3 +191,31 @@ class Prepared:
         self, conn: Connection, build: Callable[..., R], params: Mapping[str, Any] | None = None
     ) -> list[R]:
         return [build(*row) for row in self.all(conn, params)]
+
+
+class Savepoint:
+    """A named SAVEPOINT as a context manager, its three statements prepared once.
+
+    ``with savepoint(conn):`` releases the savepoint when the block succeeds and rolls back to
+    it (then releases it) when the block raises, so the caller's transaction stays usable after
+    a failed step: the loan primitive relies on that after a refused insert, and group commit
+    after one failed write among many.
+    """
+
+    __slots__ = ("_begin", "_release", "_rollback")
+
+    def __init__(self, name: str) -> None:
+        self._begin = Prepared(text(f"SAVEPOINT {name}"))
+        self._rollback = Prepared(text(f"ROLLBACK TO SAVEPOINT {name}"))
+        self._release = Prepared(text(f"RELEASE SAVEPOINT {name}"))
+
+    @contextmanager
+    def __call__(self, conn: Connection) -> Iterator[None]:
+        self._begin.run(conn)
+        try:
+            yield
+        except BaseException:
+            self._rollback.run(conn)
+            self._release.run(conn)
+            raise
+        self._release.run(conn)

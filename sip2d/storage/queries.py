@@ -12,7 +12,6 @@ and runs inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Connection, DateTime, bindparam, case, func, or_, select
@@ -140,28 +139,11 @@ def fees_of_patron(
     return query.records(conn, FeeRecord, {"key": patron_id})
 
 
-def holds_of_patron(
-    conn: Connection, patron_id: int, statuses: Iterable[str] = ACTIVE_HOLD_STATUSES
-) -> list[HoldRecord]:
-    if tuple(statuses) == ACTIVE_HOLD_STATUSES:
-        return _ACTIVE_HOLDS_OF_PATRON.records(conn, HoldRecord, {"key": patron_id})
-    stmt = (
-        select(holds)
-        .where(holds.c.patron_id == patron_id, holds.c.status.in_(list(statuses)))
-        .order_by(holds.c.created_at, holds.c.id)
-    )
-    return [HoldRecord.from_row(row) for row in conn.execute(stmt)]
+def holds_of_patron(conn: Connection, patron_id: int) -> list[HoldRecord]:
+    """The patron's active holds (waiting or ready), oldest first."""
+    return _ACTIVE_HOLDS_OF_PATRON.records(conn, HoldRecord, {"key": patron_id})
 
 
-def holds_on_item(
-    conn: Connection, item_id: int, statuses: Iterable[str] = ACTIVE_HOLD_STATUSES
-) -> list[HoldRecord]:
+def holds_on_item(conn: Connection, item_id: int) -> list[HoldRecord]:
     """The item's active holds in queue order: a ``ready`` hold first, then oldest first."""
-    if tuple(statuses) == ACTIVE_HOLD_STATUSES:
-        return _ACTIVE_HOLDS_ON_ITEM.records(conn, HoldRecord, {"key": item_id})
-    stmt = (
-        select(holds)
-        .where(holds.c.item_id == item_id, holds.c.status.in_(list(statuses)))
-        .order_by(*_HOLD_QUEUE_ORDER)
-    )
-    return [HoldRecord.from_row(row) for row in conn.execute(stmt)]
+    return _ACTIVE_HOLDS_ON_ITEM.records(conn, HoldRecord, {"key": item_id})

@@ -32,7 +32,8 @@ import trio
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-from sip2d.storage.prepared import Prepared
+from sip2d.storage.engine import BEGIN
+from sip2d.storage.prepared import Prepared, Savepoint
 
 T = TypeVar("T")
 
@@ -40,12 +41,9 @@ T = TypeVar("T")
 INLINE_BUSY_TIMEOUT_MS = 5
 # Most writes one group commit carries: bounds how long one batch holds SQLite's lock.
 MAX_BATCH = 64
-_BEGIN_READ = Prepared(text("BEGIN"))
 _COMMIT = Prepared(text("COMMIT"))
 _ROLLBACK = Prepared(text("ROLLBACK"))
-_SAVEPOINT = Prepared(text("SAVEPOINT sip2d_write"))
-_ROLLBACK_TO = Prepared(text("ROLLBACK TO SAVEPOINT sip2d_write"))
-_RELEASE = Prepared(text("RELEASE SAVEPOINT sip2d_write"))
+_WRITE = Savepoint("sip2d_write")
 
 
 class _WriteJob(Generic[T]):
@@ -112,7 +110,7 @@ class DatabaseRunner:
         ``conn.execute`` makes SQLAlchemy begin its own, which joins the one already open (the
         SQLite begin hook sees it) and is then ended by SQLAlchemy, so both sides agree.
         """
-        _BEGIN_READ.run(conn)
+        BEGIN.run(conn)
         try:
             result = fn(conn)
         except BaseException:
@@ -191,14 +189,12 @@ class DatabaseRunner:
         try:
             with self._write_engine.begin() as conn:
                 for job in batch:
-                    _SAVEPOINT.run(conn)
                     try:
-                        job.result = job.fn(conn)
+                        with _WRITE(conn):
+                            job.result = job.fn(conn)
                     except Exception as exc:
-                        _ROLLBACK_TO.run(conn)
                         job.error = exc
                         job.result = None
-                    _RELEASE.run(conn)
         except BaseException as exc:
             # BEGIN or COMMIT failed (or a rollback did): none of the batch is durable.
             for job in batch:
