@@ -44,7 +44,6 @@ class _Compiled:
     positional: bool
     # Parameters with no value of their own: a call that leaves one out is a bug, not NULL.
     required: frozenset[str]
-    keys: tuple[str, ...]
     results: tuple[_Converter, ...]
     convert_results: bool
 
@@ -80,7 +79,6 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
             name for name in names if compiled.binds[name].required and name not in defaults
         ),
         positional=dialect.positional,
-        keys=tuple(column.key for column in columns),
         results=results,
         convert_results=any(converter is not None for converter in results),
     )
@@ -103,9 +101,7 @@ class Prepared:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """Result column names, in order (from whichever dialect compiled it first)."""
-        for compiled in self._by_dialect.values():
-            return compiled.keys
+        """Result column names, in order: the same for every dialect."""
         return tuple(column.key for column in getattr(self.statement, "exported_columns", ()))
 
     def _execute(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Compiled, Any]:
