@@ -1,16 +1,20 @@
 """One task per kiosk connection: read frames, apply the exchange rules, answer in order.
 
 SIP2 is strictly request/response (reference section 1), so a connection handles one frame
-at a time; pipelined frames simply wait in the frame buffer. Three clocks bound a connection,
-each a trio cancel scope rather than a flag: the login timeout (a socket that never logs in),
-the idle timeout (kiosks send 99 as keep-alive; silence beyond it means a dead peer), and the
-partial-frame timeout (a client trickling bytes of one frame is dropped).
+at a time; pipelined frames simply wait in the frame buffer. Three clocks bound a connection:
+the login timeout (a socket that never logs in), the idle timeout (kiosks send 99 as
+keep-alive; silence beyond it means a dead peer), and the partial-frame timeout (a client
+trickling bytes of one frame is dropped). Before each wait for input the connection notes
+which clock ends it and when; the daemon's timekeeper task cancels the connection's one
+cancel scope when that moment passes (:meth:`Connection.expire`). A cancel scope with a
+deadline per receive cost a keep-alive as much as decoding it.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -64,7 +68,13 @@ class Connection:
         )
         self.exchange = Exchange(max_consecutive_errors=server.max_consecutive_errors)
         self.frames = FrameBuffer(server.max_frame_bytes)
-        self.receive_scope: trio.CancelScope | None = None
+        # The clocks (see the module docstring): the scope the timekeeper cancels, and the
+        # deadline and reason of the current wait for input (infinite when not waiting).
+        self._scope: trio.CancelScope | None = None
+        self._wait_deadline = math.inf  # while waiting for input: when the wait ends
+        self._wait_reason = ""
+        self._connected_at = self._last_activity = 0.0
+        self._partial_since: float | None = None
 
     async def serve(self) -> None:
         ctx = self.ctx
@@ -96,50 +106,104 @@ class Connection:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await self.stream.aclose()
 
+    def expire(self, now: float) -> None:
+        """End a wait for input whose clock ran out by ``now`` (the daemon's timekeeper)."""
+        if now >= self._wait_deadline and self._scope is not None:
+            self._scope.cancel()
+
+    def stop_waiting(self) -> None:
+        """Shutdown: end a wait for input. A message already received is answered first."""
+        if self._wait_deadline != math.inf and self._scope is not None:
+            self._scope.cancel()
+
     async def _loop(self) -> str:
+        self._connected_at = self._last_activity = trio.current_time()
+        while True:
+            reason: str | None = None
+            with trio.CancelScope() as self._scope:
+                reason = await self._serve_frames(self._scope)
+            if reason is not None:
+                return reason
+            if self._scope.cancelled_caught:
+                return "server shutting down" if self.ctx.stopping.is_set() else self._wait_reason
+            # Cancelled just as input arrived: that input is answered, under a fresh scope.
+
+    async def _serve_frames(self, scope: trio.CancelScope) -> str | None:
+        """Answer frames until the connection must close (a reason) or ``scope`` is spent.
+
+        The timekeeper or a shutdown cancels ``scope`` only while this waits for input, so a
+        message in hand is always answered. Returns ``None`` when the scope was cancelled at
+        the very moment input arrived: the input is kept and the caller opens a new scope.
+        """
         server = self.ctx.config.server
-        connected_at = last_activity = trio.current_time()
-        partial_since: float | None = None
         while True:
             frame = self.frames.next_frame()
             if frame is not None:
-                last_activity = trio.current_time()
+                self._last_activity = trio.current_time()
                 closing = await self._handle(frame)
                 if closing:
                     return closing
-                partial_since = trio.current_time() if self.frames.pending else None
+                self._partial_since = trio.current_time() if self.frames.pending else None
                 continue
             if self.ctx.stopping.is_set():
                 return "server shutting down"
             # The earliest of the clocks that apply; on a tie the first named wins.
-            reason, deadline = "idle timeout", last_activity + server.idle_timeout
-            if not self.session.logged_in and connected_at + server.login_timeout < deadline:
-                reason, deadline = "login timeout", connected_at + server.login_timeout
+            reason, deadline = "idle timeout", self._last_activity + server.idle_timeout
+            if not self.session.logged_in and self._connected_at + server.login_timeout < deadline:
+                reason, deadline = "login timeout", self._connected_at + server.login_timeout
+            partial_since = self._partial_since
             if partial_since is not None and partial_since + server.frame_timeout < deadline:
                 reason, deadline = "partial frame timeout", partial_since + server.frame_timeout
-            data: bytes | bytearray = b""
-            # Shutdown cancels this scope only while the connection waits for input, so a
-            # message already received is always answered before the connection closes.
-            with trio.CancelScope(deadline=deadline) as self.receive_scope:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
-            self.receive_scope = None
+            self._wait_reason, self._wait_deadline = reason, deadline
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+            self._wait_deadline = math.inf
             if not data:
-                if self.ctx.stopping.is_set():
-                    return "server shutting down"
-                if trio.current_time() >= deadline:
-                    return reason
-                return "closed by client"
+                return "server shutting down" if self.ctx.stopping.is_set() else "closed by client"
             self.frames.feed(bytes(data))
             if not self.frames.pending:
-                partial_since = None
+                self._partial_since = None
             elif partial_since is None:
-                partial_since = trio.current_time()
+                self._partial_since = trio.current_time()
+            if scope.cancel_called:
+                return None
 
     async def _handle(self, frame: bytes) -> str | None:
         """Answer one frame. Returns a reason when the connection must close."""
         ctx = self.ctx
         started = time.perf_counter()
         action = self.exchange.receive(frame)
+        if not isinstance(action, Execute):
+            return await self._answer_unexecuted(action, started)
+        received = action.received
+        message = received.message
+        result = await ctx.dispatcher.dispatch(self, message)
+        data = self.exchange.respond(received, result.response, store=result.store)
+        elapsed = time.perf_counter() - started
+        msg_id = type(message).MESSAGE_ID
+        ctx.metrics.count_message(msg_id, result.outcome, elapsed)
+        # A 99 answered normally is a kiosk's keep-alive, sent every few seconds for as long as
+        # it runs: at INFO it would be most of the log and a quarter of the daemon's CPU, so
+        # it is logged at DEBUG. A 99 answered otherwise (off line, refused) stays at INFO.
+        level = logging.DEBUG if msg_id == "99" and result.outcome == "ok" else logging.INFO
+        if log.isEnabledFor(level):
+            extra: dict[str, object] = {
+                "conn": self.session.connection_id,
+                "account": self.session.login,
+                "msg_id": msg_id,
+                "result": result.outcome,
+                "ms": round(elapsed * 1000, 2),
+            }
+            # The parsed fields (secrets masked by the codec's one redacting function) cost as
+            # much as the rest of the message to format, so they are logged at DEBUG only.
+            if log.isEnabledFor(logging.DEBUG):
+                extra["fields"] = redacted_fields(message)
+            log.log(level, "message", extra=extra)
+        await self.stream.send_all(data)
+        return result.close
+
+    async def _answer_unexecuted(self, action: Send | Refuse, started: float) -> str | None:
+        """A frame the exchange rules answer without executing it (a resend, a 96, a refusal)."""
+        ctx = self.ctx
         if isinstance(action, Send):
             ctx.metrics.count_wire_event(action.reason)
             log.info(
@@ -171,30 +235,3 @@ class Connection:
             else:
                 await self.stream.send_all(self.exchange.refusal(action, response))
             return "too many malformed frames" if action.close else None
-        assert isinstance(action, Execute)
-        received = action.received
-        message = received.message
-        result = await ctx.dispatcher.dispatch(self, message)
-        data = self.exchange.respond(received, result.response, store=result.store)
-        elapsed = time.perf_counter() - started
-        msg_id = type(message).MESSAGE_ID
-        ctx.metrics.count_message(msg_id, result.outcome, elapsed)
-        # A 99 answered normally is a kiosk's keep-alive, sent every few seconds for as long as
-        # it runs: at INFO it would be most of the log and a quarter of the daemon's CPU, so
-        # it is logged at DEBUG. A 99 answered otherwise (off line, refused) stays at INFO.
-        level = logging.DEBUG if msg_id == "99" and result.outcome == "ok" else logging.INFO
-        if log.isEnabledFor(level):
-            extra: dict[str, object] = {
-                "conn": self.session.connection_id,
-                "account": self.session.login,
-                "msg_id": msg_id,
-                "result": result.outcome,
-                "ms": round(elapsed * 1000, 2),
-            }
-            # The parsed fields (secrets masked by the codec's one redacting function) cost as
-            # much as the rest of the message to format, so they are logged at DEBUG only.
-            if log.isEnabledFor(logging.DEBUG):
-                extra["fields"] = redacted_fields(message)
-            log.log(level, "message", extra=extra)
-        await self.stream.send_all(data)
-        return result.close

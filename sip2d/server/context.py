@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sip2d.auth.hashing import PinHasher
     from sip2d.auth.pin_check import PinChecker
     from sip2d.server.dispatch import Dispatcher
+
+_ONE_SECOND = timedelta(seconds=1)
 
 
 def utc_now() -> datetime:
@@ -60,8 +62,8 @@ class ServerContext:
     # Key for the per-connection verified-PIN cache: random per process, never stored.
     pin_cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     dispatcher: Dispatcher = field(init=False)
-    # sip_now's last answer, keyed by the clock's whole second and the utc_dates setting.
-    _sip_now_cache: tuple[datetime, bool, datetime] | None = field(
+    # sip_now's last answer: the clock's second [start, end), the utc_dates setting, the date.
+    _sip_now_cache: tuple[datetime, datetime, bool, datetime] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -76,11 +78,12 @@ class ServerContext:
         dates) is done once per second of the clock and the same object returned until the
         second or the setting changes; callers may rely on that identity to cache per second.
         """
-        now = self.clock().replace(microsecond=0)
+        now = self.clock()
         utc = self.config.server.utc_dates
         cached = self._sip_now_cache
-        if cached is not None and cached[0] == now and cached[1] == utc:
-            return cached[2]
-        sip = now.astimezone(UTC) if utc else now.astimezone().replace(tzinfo=None)
-        self._sip_now_cache = (now, utc, sip)
+        if cached is not None and cached[0] <= now < cached[1] and cached[2] == utc:
+            return cached[3]
+        second = now.replace(microsecond=0)
+        sip = second.astimezone(UTC) if utc else second.astimezone().replace(tzinfo=None)
+        self._sip_now_cache = (second, second + _ONE_SECOND, utc, sip)
         return sip

@@ -92,6 +92,7 @@ class Daemon:
         opened = await open_listeners(ctx.config)
         async with trio.open_nursery() as daemon_nursery:
             daemon_nursery.start_soon(self._health_loop)
+            daemon_nursery.start_soon(self._timekeeper)
             # Outlives the connection nursery: draining kiosks can still commit their writes.
             await daemon_nursery.start(ctx.db.run_writer)
             if ctx.config.metrics.listen:
@@ -126,14 +127,12 @@ class Daemon:
             await stream_listener.aclose()
         log.info("draining", extra={"connections": len(ctx.connections)})
         for connection in list(ctx.connections):
-            if connection.receive_scope is not None:
-                connection.receive_scope.cancel()
+            connection.stop_waiting()
         with trio.move_on_after(ctx.config.server.shutdown_grace):
             while ctx.connections:
                 await trio.sleep(0.02)
                 for connection in list(ctx.connections):
-                    if connection.receive_scope is not None:
-                        connection.receive_scope.cancel()
+                    connection.stop_waiting()
         nursery.cancel_scope.cancel()
 
     async def _accept_loop(
@@ -180,6 +179,22 @@ class Daemon:
                 ctx.connections_per_address.pop(address, None)
             else:
                 ctx.connections_per_address[address] = remaining
+
+    async def _timekeeper(self) -> None:
+        """End connections whose login, idle or partial-frame clock has run out.
+
+        One task looking at every connection a few times per shortest timeout is cheaper than a
+        cancel scope with a deadline around every receive, which each keep-alive would pay for.
+        A clock ends at most a tenth of the shortest timeout (and at most a second) late.
+        """
+        ctx = self.ctx
+        while True:
+            server = ctx.config.server  # re-read: a reload may change the timeouts
+            shortest = min(server.login_timeout, server.idle_timeout, server.frame_timeout)
+            await trio.sleep(min(max(shortest / 10, 0.01), 1.0))
+            now = trio.current_time()
+            for connection in list(ctx.connections):
+                connection.expire(now)
 
     async def _health_loop(self) -> None:
         while True:

@@ -124,34 +124,45 @@ class Exchange:
         return Send(data, reason, close=self.consecutive_errors >= self.max_consecutive_errors)
 
     def receive(self, frame: bytes) -> Action:
-        checksummed, sequence = _trailer_of(frame)
-        self._last_checksummed = checksummed
-        if self.mode == "required" and not checksummed:
-            return self._error(self.resend_request(True), "checksum required")
         try:
             received = decode(frame, self.encoding)
         except ChecksumError:
+            self._last_checksummed = True
             return self._error(self.resend_request(True), "bad checksum")
-        except UnknownMessage:
-            return self._error(self.resend_request(), "unknown message id")
         except ProtocolError as exc:
-            message_id = peek_message_id(frame)
-            self.consecutive_errors += 1
-            close = self.consecutive_errors >= self.max_consecutive_errors
-            if message_id is None or message_id in ("97", "96"):
-                return Send(self.resend_request(), f"malformed: {exc}", close=close)
-            return Refuse(message_id, exc, checksummed, sequence, close=close)
-
+            return self._refuse(frame, exc)
+        trailer = received.trailer
+        if trailer is None:
+            # No trailer the decoder accepts; a lower-case "az" still counts as an attempt.
+            self._last_checksummed = _trailer_of(frame)[0]
+            if self.mode == "required" and not self._last_checksummed:
+                return self._error(self.resend_request(True), "checksum required")
+        else:
+            self._last_checksummed = True
         if isinstance(received.message, RequestACSResend):
             if self.last_response is None:
                 return Send(self.resend_request(), "97 before any response")
             return Send(self.last_response, "97 resend")
-        trailer = received.trailer
         if trailer is not None and trailer.sequence is not None:
             key = (trailer.sequence, trailer.checksum.upper())
             if key == self._last_request and self.last_response is not None:
                 return Send(self.last_response, "duplicate request")
         return Execute(received)
+
+    def _refuse(self, frame: bytes, exc: ProtocolError) -> Action:
+        """A frame that did not decode; only here is its trailer looked for on its own."""
+        checksummed, sequence = _trailer_of(frame)
+        self._last_checksummed = checksummed
+        if self.mode == "required" and not checksummed:
+            return self._error(self.resend_request(True), "checksum required")
+        if isinstance(exc, UnknownMessage):
+            return self._error(self.resend_request(), "unknown message id")
+        message_id = peek_message_id(frame)
+        self.consecutive_errors += 1
+        close = self.consecutive_errors >= self.max_consecutive_errors
+        if message_id is None or message_id in ("97", "96"):
+            return Send(self.resend_request(), f"malformed: {exc}", close=close)
+        return Refuse(message_id, exc, checksummed, sequence, close=close)
 
     def respond(self, received: Received | None, message: Message, *, store: bool = True) -> bytes:
         """Encode the response to ``received`` with the mirrored trailer and remember it.

@@ -41,12 +41,8 @@ class PerSecondCache(Generic[T]):
             self._entries.clear()
         ids = tuple(map(id, key))
         entry = self._entries.get(ids)
-        if entry is not None and all(map(_same, entry[0], key)):
+        if entry is not None:  # the same ids of objects alive (the entry holds them): the same
             return entry[1]
         value = build()
         self._entries[ids] = (key, value)
         return value
-
-
-def _same(a: object, b: object) -> bool:
-    return a is b
