@@ -31,6 +31,44 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _storage_time(second: datetime, _: object) -> datetime:
+    return second.astimezone(UTC).replace(tzinfo=None)
+
+
+def _sip_time(second: datetime, utc: object) -> datetime:
+    return second.astimezone(UTC) if utc else second.astimezone().replace(tzinfo=None)
+
+
+class EverySecond:
+    """One conversion of the clock's time, kept while the clock stays in the same second.
+
+    ``get(now, key, convert)`` returns ``convert(now without microseconds, key)``, computing it
+    only when ``now`` leaves the second of the last computation or ``key`` (a setting the
+    conversion depends on) changes; within a second the same object is returned.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        # (start of the second, start of the next, key, value) of the last conversion.
+        self._last: tuple[datetime, datetime, object, datetime] | None = None
+
+    def get(
+        self, now: datetime, key: object, convert: Callable[[datetime, object], datetime]
+    ) -> datetime:
+        last = self._last
+        if last is not None and last[0] <= now < last[1] and last[2] == key:
+            return last[3]
+        second = now.replace(microsecond=0)
+        value = convert(second, key)
+        self._last = (second, second + _ONE_SECOND, key, value)
+        return value
+        second = now.replace(microsecond=0)
+        value = convert(second, key)
+        self._start, self._end, self._key, self._value = second, second + _ONE_SECOND, key, value
+        return value
+
+
 @dataclass
 class DatabaseHealth:
     """Whether the database answered recently; 98 reports on line only while it does."""
@@ -62,14 +100,20 @@ class ServerContext:
     # Key for the per-connection verified-PIN cache: random per process, never stored.
     pin_cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     dispatcher: Dispatcher = field(init=False)
-    # sip_now's last answer: the clock's second [start, end), the utc_dates setting, the date.
-    _sip_now_cache: tuple[datetime, datetime, bool, datetime] | None = field(
-        default=None, init=False, repr=False, compare=False
+    # The clock's time converted for storage and for SIP2 dates, recomputed once a second.
+    _storage_second: EverySecond = field(
+        default_factory=lambda: EverySecond(), init=False, repr=False, compare=False
+    )
+    _sip_second: EverySecond = field(
+        default_factory=lambda: EverySecond(), init=False, repr=False, compare=False
     )
 
     def now_utc(self) -> datetime:
-        """Current time as naive UTC, the storage convention."""
-        return self.clock().astimezone(UTC).replace(tzinfo=None, microsecond=0)
+        """Current time as naive UTC with whole seconds, the storage convention.
+
+        Called several times per message; the conversion is done once per second of the clock.
+        """
+        return self._storage_second.get(self.clock(), None, _storage_time)
 
     def sip_now(self) -> datetime:
         """Current time for SIP2 date fields: local wall-clock (4 spaces) or UTC (``   Z``).
@@ -78,12 +122,4 @@ class ServerContext:
         dates) is done once per second of the clock and the same object returned until the
         second or the setting changes; callers may rely on that identity to cache per second.
         """
-        now = self.clock()
-        utc = self.config.server.utc_dates
-        cached = self._sip_now_cache
-        if cached is not None and cached[0] <= now < cached[1] and cached[2] == utc:
-            return cached[3]
-        second = now.replace(microsecond=0)
-        sip = second.astimezone(UTC) if utc else second.astimezone().replace(tzinfo=None)
-        self._sip_now_cache = (second, second + _ONE_SECOND, utc, sip)
-        return sip
+        return self._sip_second.get(self.clock(), self.config.server.utc_dates, _sip_time)

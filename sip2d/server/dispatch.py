@@ -64,14 +64,13 @@ from sip2d.server import refusals
 from sip2d.server.per_second import PerSecondCache
 from sip2d.server.session import address_allowed, terminator_bytes
 from sip2d.storage.errors import StorageError
-from sip2d.storage.policies import resolve_loan_policy
 from sip2d.storage.queries import (
     get_account_by_login,
     get_item_by_barcode,
     get_patron_by_barcode,
     holds_on_item,
-    loan_counts_of_patron,
     open_loan_of_item,
+    patron_standing,
 )
 from sip2d.storage.records import (
     ItemRecord,
@@ -413,17 +412,16 @@ class Dispatcher:
         now = self.ctx.now_utc()
 
         def read(c: Connection) -> PatronView:
-            patron = get_patron_by_barcode(c, barcode)
-            if patron is None:
+            standing = patron_standing(c, barcode, now)
+            if standing is None:
                 return PatronView(None)
-            policy = resolve_loan_policy(c, "", patron.profile)
+            patron, policy = standing.patron, standing.policy
             if lists:
                 found = patron_lists(c, patron.id, now)
                 return PatronView(
                     patron, policy, len(found.charged_items), len(found.overdue_items), found
                 )
-            charged, overdue = loan_counts_of_patron(c, patron.id, now)
-            return PatronView(patron, policy, charged, overdue)
+            return PatronView(patron, policy, standing.charged, standing.overdue)
 
         return read
 

@@ -10,7 +10,9 @@ circulation works before anyone has written a policy.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, case, or_, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, case, or_, select
 
 from sip2d.storage.models import loan_policies
 from sip2d.storage.prepared import Prepared
@@ -33,16 +35,25 @@ _SPECIFICITY = case((_c.media_type.is_not(None), 2), else_=0) + case(
 )
 
 
-# Built once: this runs for every patron status and checkout (see queries.py on why).
-_RESOLVE = Prepared(
-    select(loan_policies)
-    .where(
-        or_(_c.media_type == bindparam("media_type"), _c.media_type.is_(None)),
-        or_(_c.profile == bindparam("profile"), _c.profile.is_(None)),
+def policy_choice(media_type: ColumnElement[Any], profile: ColumnElement[Any]) -> Select[Any]:
+    """The policy rows that apply, most specific first, at most one: the one rule of choice.
+
+    ``media_type`` and ``profile`` are bound values or, inside a larger statement, columns of
+    the patron (and item) being looked at; the id breaks ties so every caller picks the same.
+    """
+    return (
+        select(loan_policies)
+        .where(
+            or_(_c.media_type == media_type, _c.media_type.is_(None)),
+            or_(_c.profile == profile, _c.profile.is_(None)),
+        )
+        .order_by(_SPECIFICITY.desc(), _c.id)
+        .limit(1)
     )
-    .order_by(_SPECIFICITY.desc())
-    .limit(1)
-)
+
+
+# Built once: this runs for every checkout (see queries.py on why).
+_RESOLVE = Prepared(policy_choice(bindparam("media_type"), bindparam("profile")))
 
 
 def resolve_loan_policy(conn: Connection, media_type: str, profile: str) -> LoanPolicyRecord:

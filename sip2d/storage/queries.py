@@ -12,17 +12,20 @@ and runs inside the caller's transaction; none commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, DateTime, bindparam, case, func, or_, select
+from sqlalchemy import Connection, DateTime, bindparam, func, literal, or_, select
 
-from sip2d.storage.models import fees, holds, items, kiosk_accounts, loans, patrons
+from sip2d.storage.models import fees, holds, items, kiosk_accounts, loan_policies, loans, patrons
+from sip2d.storage.policies import DEFAULT_POLICY, policy_choice
 from sip2d.storage.prepared import Prepared
 from sip2d.storage.records import (
     FeeRecord,
     HoldRecord,
     ItemRecord,
     KioskAccountRecord,
+    LoanPolicyRecord,
     LoanRecord,
     PatronLoan,
     PatronRecord,
@@ -57,18 +60,63 @@ _OPEN_LOANS_OF_PATRON = Prepared(
     .where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
     .order_by(loans.c.due_at, loans.c.id)
 )
-# Charged and overdue counts in one statement: what 23 Patron Status needs of the loans.
-_LOAN_COUNTS = Prepared(
-    select(
-        func.count(),
-        func.coalesce(
-            func.sum(case((loans.c.due_at < bindparam("now", type_=DateTime), 1), else_=0)), 0
-        ),
-    ).where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
-)
 _COUNT_OPEN_LOANS = Prepared(
     select(func.count()).where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
 )
+
+
+# Everything 23 Patron Status needs in one statement, so one SELECT (one snapshot, one round
+# trip) serves it: the patron, the loan policy for the patron's profile (outer-joined: with no
+# policy row the default applies) and the patron's charged and overdue loan counts.
+_OPEN_LOANS_HERE = (loans.c.patron_id == patrons.c.id, loans.c.returned_at.is_(None))
+_STANDING_POLICY = (
+    policy_choice(literal(""), patrons.c.profile)
+    .with_only_columns(loan_policies.c.id)
+    .correlate(patrons)  # the patron's profile; the policy table is the subquery's own
+)
+_PATRON_STANDING = Prepared(
+    select(
+        *patrons.c,
+        *(column.label(f"policy_{column.key}") for column in loan_policies.c),
+        select(func.count()).where(*_OPEN_LOANS_HERE).scalar_subquery().label("charged"),
+        select(func.count())
+        .where(*_OPEN_LOANS_HERE, loans.c.due_at < bindparam("now", type_=DateTime))
+        .scalar_subquery()
+        .label("overdue"),
+    )
+    .select_from(
+        patrons.outerjoin(loan_policies, loan_policies.c.id == _STANDING_POLICY.scalar_subquery())
+    )
+    .where(patrons.c.barcode == bindparam("key"))
+)
+_PATRON_WIDTH = len(patrons.c)
+_POLICY_WIDTH = len(loan_policies.c)
+
+
+@dataclass(frozen=True, slots=True)
+class PatronStanding:
+    """A patron with the loan policy of their profile and their open and overdue loans."""
+
+    patron: PatronRecord
+    policy: LoanPolicyRecord
+    charged: int
+    overdue: int
+
+
+def patron_standing(conn: Connection, barcode: str, now: datetime) -> PatronStanding | None:
+    """The patron with ``barcode`` and what a status answer needs, in one statement.
+
+    The same answers as ``get_patron_by_barcode``, ``resolve_loan_policy(conn, "", profile)``
+    and ``loan_counts_of_patron`` together (a test holds them to that); being one statement it
+    reads one snapshot without a transaction around it.
+    """
+    row = _PATRON_STANDING.first(conn, {"key": barcode, "now": now})
+    if row is None:
+        return None
+    policy_row = row[_PATRON_WIDTH : _PATRON_WIDTH + _POLICY_WIDTH]
+    policy = DEFAULT_POLICY if policy_row[0] is None else LoanPolicyRecord(*policy_row)
+    charged, overdue = row[_PATRON_WIDTH + _POLICY_WIDTH :]
+    return PatronStanding(PatronRecord(*row[:_PATRON_WIDTH]), policy, charged, overdue)
 
 
 def get_patron_by_barcode(conn: Connection, barcode: str) -> PatronRecord | None:
@@ -99,12 +147,6 @@ def open_loan_of_item(conn: Connection, item_id: int) -> LoanRecord | None:
 def open_loans_of_patron(conn: Connection, patron_id: int) -> list[PatronLoan]:
     """The patron's open loans with item barcode and title, oldest due date first."""
     return _OPEN_LOANS_OF_PATRON.records(conn, PatronLoan, {"key": patron_id})
-
-
-def loan_counts_of_patron(conn: Connection, patron_id: int, now: datetime) -> tuple[int, int]:
-    """(open loans, of which overdue at ``now``) without fetching the loans themselves."""
-    row = _LOAN_COUNTS.first(conn, {"key": patron_id, "now": now})
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
 def count_open_loans(conn: Connection, patron_id: int) -> int:

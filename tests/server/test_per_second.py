@@ -1,9 +1,9 @@
-"""The per-second cache behind the 98, and the per-second SIP2 clock it relies on."""
+"""The per-second cache behind the 98, and the per-second SIP2 and storage clocks."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sip2d.config import load_config
@@ -98,3 +98,20 @@ def test_sip_now_follows_a_change_of_utc_dates() -> None:
         ctx.config, server=dataclasses.replace(ctx.config.server, utc_dates=True)
     )
     assert ctx.sip_now() == T0.replace(microsecond=0) and ctx.sip_now().tzinfo is UTC
+
+
+def test_now_utc_is_converted_once_per_second_and_follows_the_clock_both_ways() -> None:
+    """The storage clock: naive UTC, whole seconds, and never a stale second (even backwards)."""
+    now = [T0.astimezone(timezone(timedelta(hours=-5)))]  # an aware clock in another zone
+    ctx = context(lambda: now[0])
+    first = ctx.now_utc()
+    assert first == datetime(2024, 3, 15, 14, 30, 25) and first.tzinfo is None
+    now[0] += timedelta(milliseconds=599)  # 25.999 s
+    assert ctx.now_utc() is first
+    now[0] += timedelta(milliseconds=1)  # 26.000 s
+    assert ctx.now_utc() == datetime(2024, 3, 15, 14, 30, 26)
+    now[0] -= timedelta(seconds=3)  # the clock stepped back (NTP): so does the answer
+    assert ctx.now_utc() == datetime(2024, 3, 15, 14, 30, 23)
+    # The storage and SIP2 clocks are cached apart: one does not answer for the other.
+    assert ctx.sip_now() == now[0].astimezone().replace(tzinfo=None, microsecond=0)
+    assert ctx.now_utc() == datetime(2024, 3, 15, 14, 30, 23)

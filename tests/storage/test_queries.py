@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from sip2d.storage.loans import open_loan
 from sip2d.storage.models import fees, holds, loan_policies
@@ -19,8 +19,8 @@ from sip2d.storage.queries import (
     get_patron_by_barcode,
     holds_of_patron,
     holds_on_item,
-    loan_counts_of_patron,
     open_loans_of_patron,
+    patron_standing,
 )
 from tests.storage.factories import add_account, add_item, add_patron
 
@@ -90,10 +90,16 @@ def test_patron_lists(engine: Engine) -> None:
         assert [(pl.item_barcode, pl.title) for pl in loans] == [("late", "Late"), ("soon", "Soon")]
         assert [pl.is_overdue(NOW) for pl in loans] == [True, False]
         assert count_open_loans(conn, pid) == 2 and count_open_loans(conn, other) == 0
+
         # The counts 23 uses: one overdue now; both overdue once the second is due.
-        assert loan_counts_of_patron(conn, pid, NOW) == (2, 1)
-        assert loan_counts_of_patron(conn, pid, NOW + timedelta(days=21)) == (2, 2)
-        assert loan_counts_of_patron(conn, other, NOW) == (0, 0)
+        def counts(barcode: str, now: datetime) -> tuple[int, int]:
+            standing = patron_standing(conn, barcode, now)
+            assert standing is not None
+            return standing.charged, standing.overdue
+
+        assert counts("p1", NOW) == (2, 1)
+        assert counts("p1", NOW + timedelta(days=21)) == (2, 2)
+        assert counts("p2", NOW) == (0, 0)
         unpaid = fees_of_patron(conn, pid)
         assert [(f.amount_cents, f.outstanding_cents) for f in unpaid] == [(300, 300)]
         assert len(fees_of_patron(conn, pid, unpaid_only=False)) == 2
@@ -137,3 +143,38 @@ def test_no_catch_all_row_falls_back_to_the_default(engine: Engine) -> None:
     with engine.connect() as conn:
         assert resolve_loan_policy(conn, "001", "adult") == DEFAULT_POLICY
         assert resolve_loan_policy(conn, "005", "adult").loan_days == 7
+
+
+def test_patron_standing_agrees_with_the_separate_queries(engine: Engine) -> None:
+    """One statement for 23: the same patron and policy as the lookups it replaces."""
+    add_patron(engine, "adult1")
+    add_patron(engine, "child1", profile="child")
+
+    def check(conn: Connection) -> None:
+        assert patron_standing(conn, "nobody", NOW) is None
+        for barcode in ("adult1", "child1"):
+            standing = patron_standing(conn, barcode, NOW)
+            patron = get_patron_by_barcode(conn, barcode)
+            assert standing is not None and patron is not None
+            assert standing.patron == patron
+            assert standing.policy == resolve_loan_policy(conn, "", patron.profile)
+
+    with engine.connect() as conn:
+        check(conn)  # no policy rows: the default
+        assert patron_standing(conn, "adult1", NOW).policy == DEFAULT_POLICY  # type: ignore[union-attr]
+    with engine.begin() as conn:
+        # A media rule (not for 23, which lends nothing) and the children's rule.
+        conn.execute(insert(loan_policies).values(media_type="005", profile=None, loan_days=7))
+        conn.execute(
+            insert(loan_policies).values(profile="child", loan_days=14, max_loans=5),
+        )
+    with engine.connect() as conn:
+        check(conn)  # adult: still the default (no catch-all row); child: its own rule
+        child = patron_standing(conn, "child1", NOW)
+        assert child is not None and (child.policy.loan_days, child.policy.max_loans) == (14, 5)
+    with engine.begin() as conn:
+        conn.execute(insert(loan_policies).values(media_type=None, profile=None, loan_days=28))
+    with engine.connect() as conn:
+        check(conn)  # adult: the catch-all row; child: still the more specific one
+        adult = patron_standing(conn, "adult1", NOW)
+        assert adult is not None and adult.policy.loan_days == 28
