@@ -35,6 +35,9 @@ from sip2d.server.logs import configure_logging
 
 log = logging.getLogger("sip2d.server")
 
+# Connections the timekeeper looks at before letting other tasks run (~0.3 ms of work).
+_TIMEKEEPER_SLICE = 1000
+
 
 def tls_context(listener: ListenerConfig) -> ssl.SSLContext:
     """Server TLS with TLS 1.2 as the floor."""
@@ -193,8 +196,12 @@ class Daemon:
             shortest = min(server.login_timeout, server.idle_timeout, server.frame_timeout)
             await trio.sleep(min(max(shortest / 10, 0.01), 1.0))
             now = trio.current_time()
-            for connection in list(ctx.connections):
-                connection.expire(now)
+            connections = list(ctx.connections)
+            # In slices, so ten thousand idle kiosks never hold up the active ones for long.
+            for start in range(0, len(connections), _TIMEKEEPER_SLICE):
+                for connection in connections[start : start + _TIMEKEEPER_SLICE]:
+                    connection.expire(now)
+                await trio.lowlevel.checkpoint()
 
     async def _health_loop(self) -> None:
         while True:
