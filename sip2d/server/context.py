@@ -63,10 +63,6 @@ class EverySecond:
         value = convert(second, key)
         self._last = (second, second + _ONE_SECOND, key, value)
         return value
-        second = now.replace(microsecond=0)
-        value = convert(second, key)
-        self._start, self._end, self._key, self._value = second, second + _ONE_SECOND, key, value
-        return value
 
 
 @dataclass
@@ -102,10 +98,10 @@ class ServerContext:
     dispatcher: Dispatcher = field(init=False)
     # The clock's time converted for storage and for SIP2 dates, recomputed once a second.
     _storage_second: EverySecond = field(
-        default_factory=lambda: EverySecond(), init=False, repr=False, compare=False
+        default_factory=EverySecond, init=False, repr=False, compare=False
     )
     _sip_second: EverySecond = field(
-        default_factory=lambda: EverySecond(), init=False, repr=False, compare=False
+        default_factory=EverySecond, init=False, repr=False, compare=False
     )
 
     def now_utc(self) -> datetime:

@@ -129,13 +129,14 @@ class Daemon:
         for stream_listener in streams:
             await stream_listener.aclose()
         log.info("draining", extra={"connections": len(ctx.connections)})
-        for connection in list(ctx.connections):
-            connection.stop_waiting()
         with trio.move_on_after(ctx.config.server.shutdown_grace):
-            while ctx.connections:
-                await trio.sleep(0.02)
+            # Again after every pause: a connection answering a message is waiting again later.
+            while True:
                 for connection in list(ctx.connections):
                     connection.stop_waiting()
+                if not ctx.connections:
+                    break
+                await trio.sleep(0.02)
         nursery.cancel_scope.cancel()
 
     async def _accept_loop(

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, DateTime, bindparam, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, DateTime, bindparam, func, literal, or_, select
 
 from sip2d.storage.models import fees, holds, items, kiosk_accounts, loan_policies, loans, patrons
 from sip2d.storage.policies import DEFAULT_POLICY, policy_choice
@@ -33,6 +34,11 @@ from sip2d.storage.records import (
 
 ACTIVE_HOLD_STATUSES = ("waiting", "ready")
 _ACTIVE_HOLD = or_(*(holds.c.status == status for status in ACTIVE_HOLD_STATUSES))
+
+
+def _open_loans_of(patron_id: ColumnElement[Any]) -> tuple[ColumnElement[bool], ...]:
+    """The conditions for a patron's open loans: by a bound id, or the patron row's own."""
+    return (loans.c.patron_id == patron_id, loans.c.returned_at.is_(None))
 
 
 _PATRON_BY_BARCODE = Prepared(select(patrons).where(patrons.c.barcode == bindparam("key")))
@@ -57,18 +63,16 @@ _OPEN_LOANS_OF_PATRON = Prepared(
         loans.c.offline,
     )
     .join(items, items.c.id == loans.c.item_id)
-    .where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
+    .where(*_open_loans_of(bindparam("key")))
     .order_by(loans.c.due_at, loans.c.id)
 )
-_COUNT_OPEN_LOANS = Prepared(
-    select(func.count()).where(loans.c.patron_id == bindparam("key"), loans.c.returned_at.is_(None))
-)
+_COUNT_OPEN_LOANS = Prepared(select(func.count()).where(*_open_loans_of(bindparam("key"))))
 
 
 # Everything 23 Patron Status needs in one statement, so one SELECT (one snapshot, one round
 # trip) serves it: the patron, the loan policy for the patron's profile (outer-joined: with no
 # policy row the default applies) and the patron's charged and overdue loan counts.
-_OPEN_LOANS_HERE = (loans.c.patron_id == patrons.c.id, loans.c.returned_at.is_(None))
+_OPEN_LOANS_HERE = _open_loans_of(patrons.c.id)
 _STANDING_POLICY = (
     policy_choice(literal(""), patrons.c.profile)
     .with_only_columns(loan_policies.c.id)
@@ -106,9 +110,9 @@ class PatronStanding:
 def patron_standing(conn: Connection, barcode: str, now: datetime) -> PatronStanding | None:
     """The patron with ``barcode`` and what a status answer needs, in one statement.
 
-    The same answers as ``get_patron_by_barcode``, ``resolve_loan_policy(conn, "", profile)``
-    and ``loan_counts_of_patron`` together (a test holds them to that); being one statement it
-    reads one snapshot without a transaction around it.
+    The same patron and policy as ``get_patron_by_barcode`` and ``resolve_loan_policy(conn,
+    "", profile)`` (a test holds it to them); being one statement, everything it returns comes
+    from one snapshot.
     """
     row = _PATRON_STANDING.first(conn, {"key": barcode, "now": now})
     if row is None:
