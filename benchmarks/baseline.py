@@ -476,8 +476,8 @@ def table(results: Results) -> str:
     base = ceiling["messages_per_second"] if ceiling else 0.0
     lines = [
         "| server | scenario | msg/s | × ceiling | sessions/s | loans/s | p50 ms | p99 ms "
-        "| errors | note |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| errors | gen / idle / steal | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in results.rows:
         r = row.result
@@ -488,9 +488,19 @@ def table(results: Results) -> str:
         lines.append(
             f"| {row.target} | {row.scenario} | {r['messages_per_second']:,.0f} | {ratio} "
             f"| {sessions} | {loans} | {fmt_ms(every['p50'])} | {fmt_ms(every['p99'])} "
-            f"| {r['error_count']} | {row.note} |"
+            f"| {r['error_count']} | {cpu_cell(r)} | {row.note} |"
         )
     return "\n".join(lines)
+
+
+def cpu_cell(result: dict[str, Any]) -> str:
+    """Busiest generator process (share of a core), then the machine's idle and stolen time."""
+    generator = result.get("generator_cpu") or {}
+    machine = result.get("machine_cpu")
+    cell = f"{generator.get('busiest', 0.0):.2f}"
+    if machine:
+        cell += f" / {machine['idle']:.0%} / {machine['steal']:.0%}"
+    return cell
 
 
 def goals(results: Results, settings: Settings) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from sip2d.bench.cpu import GENERATOR_SATURATED
+
 LATENCY_COLUMNS = ("count", "p50", "p95", "p99", "max")
 
 
@@ -62,9 +64,31 @@ def format_report(summary: dict[str, Any]) -> str:
         lines.append(f"  errors:    {summary['error_count']:>10,}  ({detail})")
     else:
         lines.append("  errors:             0")
+    lines += _cpu_lines(summary)
     lines += ["", "  latency (ms)   " + "".join(f"{c:>10}" for c in LATENCY_COLUMNS)]
     for label, values in summary["latency_ms"].items():
         cells = [f"{values['count']:>10,}"] + [f"{values[c]:>10.2f}" for c in LATENCY_COLUMNS[1:]]
         name = "all" if label == "all" else f"{label}"
         lines.append(f"  {name:<13}" + "".join(cells))
     return "\n".join(lines)
+
+
+def _cpu_lines(summary: dict[str, Any]) -> list[str]:
+    """Whether the generator or the machine, rather than the server, may have set the pace."""
+    generator = summary["generator_cpu"]
+    lines = [
+        f"  generator: busiest process {generator['busiest']:.0%} of a core "
+        f"({generator['processes']} process(es), {generator['total']:.2f} cores in all)"
+    ]
+    if generator["busiest"] >= GENERATOR_SATURATED:
+        lines.append(
+            "             near a full core: the generator may be the limit; "
+            "add --processes (one per free core)"
+        )
+    machine = summary["machine_cpu"]
+    if machine is not None:
+        lines.append(
+            f"  machine:   {machine['busy']:.0%} busy, {machine['idle']:.0%} idle, "
+            f"{machine['steal']:.0%} stolen by the hypervisor"
+        )
+    return lines

@@ -31,6 +31,10 @@ class Tally:
     loans: int = 0
     # Seconds of measurement this tally covers (the same window in every process).
     window: float = 0.0
+    # Per generator process, the fraction of one core it used in the window (bench.cpu).
+    generator_cpu: list[float] = field(default_factory=list)
+    # How the machine's time split in the window; every process sees the same, one is kept.
+    machine_cpu: dict[str, float] | None = None
 
     def samples(self, label: str) -> array[float]:
         found = self.latencies.get(label)
@@ -55,6 +59,9 @@ class Tally:
         self.sessions += other.sessions
         self.loans += other.loans
         self.window = max(self.window, other.window)
+        self.generator_cpu.extend(other.generator_cpu)
+        if self.machine_cpu is None:
+            self.machine_cpu = other.machine_cpu
 
 
 def percentile(ordered: list[float], pct: float) -> float:
@@ -105,4 +112,10 @@ def summarise(tally: Tally, meta: dict[str, Any]) -> dict[str, Any]:
             for label in sorted(set(tally.ok) | set(tally.refused))
         },
         "latency_ms": latency,
+        "generator_cpu": {
+            "processes": len(tally.generator_cpu),
+            "busiest": max(tally.generator_cpu, default=0.0),
+            "total": round(sum(tally.generator_cpu), 3),
+        },
+        "machine_cpu": tally.machine_cpu,
     }

@@ -15,6 +15,7 @@ from typing import Final, Protocol
 
 import trio
 
+from sip2d.bench.cpu import machine_shares, mark, process_share
 from sip2d.bench.dataset import Dataset
 from sip2d.bench.kiosk import BenchError, Kiosk, Window
 from sip2d.bench.scenarios import SCENARIOS, Credentials, plan_kiosk
@@ -116,9 +117,14 @@ async def _run_kiosks(
                 await receive_ready.receive()
             await link.ready_and_wait()
             window.open(plan.duration)
+            started = mark()
             tally.window = plan.duration
             background.start_soon(_progress, tally, window, link)
         # Every kiosk has returned: the window is closed and their sessions are finished.
+        # The CPU reading spans the window and that short finish, so it is a fair share.
+        ended = mark()
+        tally.generator_cpu = [process_share(started, ended)]
+        tally.machine_cpu = machine_shares(started, ended)
         background.cancel_scope.cancel()
 
 

@@ -42,6 +42,12 @@ def check_summary(summary: dict[str, object], scenario: str) -> None:
         "mixed": {"23", "63", "11", "09", "35", "99"},
     }[scenario]
     assert set(latency) == expected | {"all"}
+    generator = summary["generator_cpu"]
+    assert isinstance(generator, dict)
+    assert generator["processes"] == summary["processes"]
+    assert 0.0 < generator["busiest"] <= generator["total"]
+    machine = summary["machine_cpu"]
+    assert machine is None or abs(sum(machine.values()) - 1.0) < 0.01  # type: ignore[attr-defined]
     if scenario in ("session", "mixed"):
         assert isinstance(summary["sessions"], int) and summary["sessions"] > 0
         assert summary["loans"] == summary["responses"]["11"]["ok"]  # type: ignore[index]
@@ -70,7 +76,7 @@ async def test_every_scenario_runs_clean_against_a_real_daemon(
         ]  # fmt: skip
         code, output = await trio.to_thread.run_sync(functools.partial(cli, *args))
         assert code == 0, output
-        assert "latency (ms)" in output
+        assert "latency (ms)" in output and "generator: busiest process" in output
         check_summary(json.loads(out.read_text()), scenario)
     server.daemon.stop()
 
