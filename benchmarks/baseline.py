@@ -146,6 +146,16 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def ceiling(self) -> float:
+        """The ceiling the ratios divide by: the faster of its runs at the start and the end.
+
+        On a shared machine a run can lose a quarter of its time to other guests (see the
+        steal column); a ceiling measured in such a moment would flatter every ratio, so the
+        faster reading is used and the slower one only shows the drift.
+        """
+        rates = [row.result["messages_per_second"] for row in self.rows if row.target == "ceiling"]
+        return max(rates, default=0.0)
+
     def find(self, target: str, scenario: str) -> dict[str, Any] | None:
         for row in self.rows:
             if row.target == target and row.scenario == scenario:
@@ -472,8 +482,7 @@ def fmt_ms(value: float) -> str:
 
 
 def table(results: Results) -> str:
-    ceiling = results.find("ceiling", "keepalive")
-    base = ceiling["messages_per_second"] if ceiling else 0.0
+    base = results.ceiling()
     lines = [
         "| server | scenario | msg/s | × ceiling | sessions/s | loans/s | p50 ms | p99 ms "
         "| errors | gen / idle / steal | note |",
@@ -504,8 +513,7 @@ def cpu_cell(result: dict[str, Any]) -> str:
 
 
 def goals(results: Results, settings: Settings) -> str:
-    ceiling = results.find("ceiling", "keepalive")
-    base = ceiling["messages_per_second"] if ceiling else float("nan")
+    base = results.ceiling() or float("nan")
     out = ["| goal | measured | met |", "|---|---|---|"]
 
     def add(goal: str, measured: str, met: bool | None) -> None:
@@ -570,6 +578,22 @@ def goals(results: Results, settings: Settings) -> str:
     return "\n".join(out)
 
 
+def noise(results: Results, limit: float = 0.10) -> str:
+    """Runs that lost more than ``limit`` of the machine to other guests: compare with care."""
+    stolen = [
+        f"{row.target} {row.scenario}{f' ({row.note})' if row.note else ''}: "
+        f"{row.result['machine_cpu']['steal']:.0%}"
+        for row in results.rows
+        if (row.result.get("machine_cpu") or {}).get("steal", 0.0) > limit
+    ]
+    if not stolen:
+        return f"No run lost more than {limit:.0%} of the machine to the hypervisor."
+    return (
+        f"{len(stolen)} of {len(results.rows)} runs lost more than {limit:.0%} of the machine "
+        "to the hypervisor (steal); their figures may be low for that reason: " + "; ".join(stolen)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per run")
@@ -630,6 +654,8 @@ def main() -> None:
     print(table(results))
     print()
     print(goals(results, settings))
+    print()
+    print(noise(results))
     if args.json:
         payload = {
             "rows": [{"server": r.target, "scenario": r.scenario, "note": r.note, **r.result}
