@@ -13,7 +13,11 @@ on their own. This script measures, in one run and with the same generator (``si
    keep-alive latency with and without them), and a large library against the small one
    (latency of 23 and 11 as the tables grow);
 
-and prints a markdown table of every figure with its ratio to (1), then the goals.
+and prints a markdown table of every figure with its ratio to (1), then the goals. The two
+goals stated as ratios (keepalive, patron-status) are measured once more in alternation with
+the ceiling, three rounds, and judged by the median of those paired ratios (see
+:func:`measure_paired`): on a shared machine a single ceiling run minutes away can be off by
+a quarter.
 
 Every server runs as a subprocess with a temporary configuration; sip2d runs with its
 defaults (argon2 19 MiB/t=2, SQLite ``synchronous=FULL``, INFO logging to a file) unless a
@@ -41,6 +45,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,6 +65,7 @@ SMALL = (1000, 2000)
 LARGE_QUICK = (100_000, 200_000)
 LARGE_FULL = (1_000_000, 2_000_000)
 IDLE_CONNECTIONS = 10_000
+PAIRED_ROUNDS = 3
 CHEAP_ARGON2 = "{ memory_kib = 64, time_cost = 1, parallelism = 1 }"
 
 
@@ -333,6 +339,29 @@ def measure_ceiling(settings: Settings, results: Results, note: str) -> None:
     log(f"ceiling ({note}): {result['messages_per_second']:,.0f} msg/s")
 
 
+def measure_paired(server: Sip2dServer, settings: Settings, results: Results) -> None:
+    """The two ratio goals again, in alternation: ceiling, keepalive, patron-status, 3 times.
+
+    Both servers stay up and each ratio divides by the ceiling measured seconds before it, so
+    the machine's drift over the run's minutes (and other guests' load) mostly cancels; the
+    median of the rounds is what the goals use.
+    """
+    port = free_port()
+    args = [PYTHON, str(ROOT / "benchmarks" / "ceiling_server.py"), "--port", str(port)]
+    ratios: dict[str, list[float]] = {"keepalive": [], "patron-status": []}
+    with server_process(args, port, settings.work / "ceiling-paired.log"), serving(server):
+        for _ in range(PAIRED_ROUNDS):
+            ceiling = run_bench(port, "keepalive", settings, login=False)["messages_per_second"]
+            for scenario, found in ratios.items():
+                result = run_bench(server.port, scenario, settings)
+                found.append(round(result["messages_per_second"] / ceiling, 3))
+    results.extra["paired"] = {
+        scenario: {"ratios": found, "median": statistics.median(found)}
+        for scenario, found in ratios.items()
+    }
+    log(f"paired ratios: {ratios}")
+
+
 def measure_peer(settings: Settings, results: Results) -> None:
     try:
         import pysip2  # noqa: F401
@@ -521,18 +550,28 @@ def goals(results: Results, settings: Settings) -> str:
             f"| {goal} | {measured} | {'yes' if met else 'no' if met is not None else '-'} |"
         )
 
+    paired = results.extra.get("paired", {})
+
+    def ratio_goal(goal: str, scenario: str, least: float) -> None:
+        found = results.find("sip2d sqlite", scenario)
+        if found is None:
+            return
+        single = found["messages_per_second"] / base
+        pair = paired.get(scenario)
+        if pair is None:
+            add(goal, f"{single:.2f}", single >= least)
+            return
+        rounds = ", ".join(f"{r:.2f}" for r in pair["ratios"])
+        measured = f"{pair['median']:.2f} (paired rounds {rounds}; table row {single:.2f})"
+        add(goal, measured, pair["median"] >= least)
+
+    ratio_goal("keepalive ≥ 0.70 × ceiling", "keepalive", 0.70)
     keepalive = results.find("sip2d sqlite", "keepalive")
     peer = results.find("pysip2 0.1.0", "keepalive")
-    if keepalive:
-        ratio = keepalive["messages_per_second"] / base
-        add("keepalive ≥ 0.70 × ceiling", f"{ratio:.2f}", ratio >= 0.70)
-        if peer:
-            vs = keepalive["messages_per_second"] / peer["messages_per_second"]
-            add("keepalive ≥ 1.0 × pysip2", f"{vs:.3f}", vs >= 1.0)
-    status = results.find("sip2d sqlite", "patron-status")
-    if status:
-        ratio = status["messages_per_second"] / base
-        add("patron-status (SQLite) ≥ 0.40 × ceiling", f"{ratio:.2f}", ratio >= 0.40)
+    if keepalive and peer:
+        vs = keepalive["messages_per_second"] / peer["messages_per_second"]
+        add("keepalive ≥ 1.0 × pysip2", f"{vs:.2f}", vs >= 1.0)
+    ratio_goal("patron-status (SQLite) ≥ 0.40 × ceiling", "patron-status", 0.40)
     cheap = results.find("sip2d sqlite (cheap argon2)", "session")
     session = results.find("sip2d sqlite", "session")
     if session:
@@ -623,6 +662,7 @@ def main() -> None:
             "sip2d sqlite", f"sqlite:///{work}/small/bench.db", work / "small", SMALL
         )
         measure_sip2d("sip2d sqlite", sqlite, settings, results)
+        measure_paired(sqlite, settings, results)
         cheap = prepare_sip2d(
             "cheap", f"sqlite:///{work}/cheap/bench.db", work / "cheap", SMALL, argon2=CHEAP_ARGON2
         )
