@@ -82,9 +82,18 @@ def bound_addresses(listeners: list[trio.abc.Listener[trio.abc.Stream]]) -> list
 class Daemon:
     """Runs one configured server until told to stop."""
 
-    def __init__(self, ctx: ServerContext, config_path: str | None = None) -> None:
+    def __init__(
+        self, ctx: ServerContext, config_path: str | None = None, *, handle_signals: bool = True
+    ) -> None:
+        """``handle_signals=False`` leaves SIGTERM/SIGINT/SIGHUP to the embedding program.
+
+        Signal handlers can only be installed from the main thread, and a program (or a test)
+        that runs the daemon inside its own event loop keeps its own Ctrl-C; it stops the
+        daemon with :meth:`stop` and reloads it with :meth:`reload`.
+        """
         self.ctx = ctx
         self.config_path = config_path
+        self.handle_signals = handle_signals
         self.addresses: list[tuple[str, int]] = []
         self.metrics_address: tuple[str, int] | None = None
         self._listener_scope: trio.CancelScope | None = None
@@ -108,7 +117,8 @@ class Daemon:
                     for stream_listener in streams:
                         connection_nursery.start_soon(self._accept_loop, listener, stream_listener)
                 self.addresses = bound_addresses(all_streams)
-                daemon_nursery.start_soon(self._watch_signals, daemon_nursery.cancel_scope)
+                if self.handle_signals:
+                    daemon_nursery.start_soon(self._watch_signals, daemon_nursery.cancel_scope)
                 for host, port in self.addresses:
                     log.info("listening", extra={"host": host, "port": port})
                 task_status.started(self)

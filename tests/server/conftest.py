@@ -151,7 +151,7 @@ async def start(nursery: trio.Nursery, config: Config) -> Running:
     # Off the event loop: opening the engine connects synchronously, and a test may be serving
     # the database's network path (a proxy) from this same loop.
     ctx = await trio.to_thread.run_sync(build_context, config)
-    daemon: Daemon = await nursery.start(Daemon(ctx).run)
+    daemon: Daemon = await nursery.start(Daemon(ctx, handle_signals=False).run)
     host, port = daemon.addresses[0]
     return Running(daemon, config, host, port, config.database.url)
 
