@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
 import trio
 
-from sip2d.protocol import ACSStatus, SCStatus, decode, encode
+from sip2d.client import SipClient
+from sip2d.protocol import ACSStatus
 from sip2d.server.build import build_context
 from sip2d.server.daemon import Daemon
 from tests.server.conftest import make_config, seed
@@ -45,20 +45,13 @@ def test_a_daemon_without_signal_handlers_serves_from_a_worker_thread(
     daemon = holder["daemon"]
     assert isinstance(daemon, Daemon)
     host, port = daemon.addresses[0]
-    request = encode(
-        SCStatus(status_code="0", max_print_width=40, protocol_version="2.00"),
-        "utf-8",
-        sequence=1,
-        checksum=True,
-    )
-    with socket.create_connection((host, port), timeout=10) as kiosk:
-        kiosk.sendall(request)
-        answer = b""
-        while not answer.endswith(b"\r"):
-            chunk = kiosk.recv(4096)
-            assert chunk, "connection closed before the answer"
-            answer += chunk
-    assert isinstance(decode(answer.rstrip(b"\r"), "utf-8").message, ACSStatus)
+
+    async def keep_alive() -> object:
+        async with await SipClient.connect(host, port) as kiosk:
+            return (await kiosk.sc_status()).message
+
+    # The kiosk runs its own event loop on this thread, beside the daemon's on the other.
+    assert isinstance(trio.run(keep_alive), ACSStatus)
     token = holder["token"]
     assert isinstance(token, trio.lowlevel.TrioToken)
     token.run_sync_soon(daemon.stop)
