@@ -26,12 +26,16 @@ from sip2d.auth.hashing import Pepper, PinHasher
 from sip2d.config import Argon2Config, Config, ListenerConfig, load_config
 from sip2d.storage.connect import open_engine
 from sip2d.storage.migrate import upgrade
-from sip2d.storage.models import items, kiosk_accounts, patrons
+from sip2d.storage.models import PERMISSION_COLUMNS, items, kiosk_accounts, patrons
 
 CHEAP_ARGON2 = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
 # The account every connection uses when the profile's kiosk does not send 93.
 NO_LOGIN_ACCOUNT = "conformance-kiosk"
 ERROR_DETECTION = {"auto": "auto", "always": "required", "never": "off"}
+# Every permission, off-line transactions included: whatever a kiosk may legitimately send,
+# including a replay of what it did while off line, the reference ACS must answer as the
+# real one would for a kiosk allowed to send it.
+KIOSK_PERMISSIONS = dict.fromkeys(PERMISSION_COLUMNS, True)
 
 
 def reference_config(profile: Profile, directory: Path) -> Config:
@@ -79,7 +83,7 @@ def seed_reference(config: Config, profile: Profile) -> None:
                     encoding=profile.encoding,
                     error_detection=ERROR_DETECTION[profile.error_detection],
                     terminator=profile.terminator,
-                    can_status_update=True,
+                    **KIOSK_PERMISSIONS,
                 )
             )
             for number, patron in enumerate((profile.patron, profile.second_patron), start=1):

@@ -40,7 +40,7 @@ from sip2d.bench.dataset import (
     patron_barcode,
     patron_pin,
 )
-from sip2d.storage.models import items, kiosk_accounts, patrons
+from sip2d.storage.models import NOT_BLOCKED, items, kiosk_accounts, patrons
 
 BATCH: Final = 20_000
 MEDIA_TYPES: Final = ("001", "001", "001", "006", "003")
@@ -107,6 +107,7 @@ def _patron_rows(indexes: range, records: list[str], expires: date) -> list[dict
             "expires_on": expires,
             "blocked": False,
             "block_reason": "",
+            "block_source": NOT_BLOCKED,
             "fine_balance_cents": 0,
             "loan_limit": None,
             "profile": "adult",
@@ -225,7 +226,9 @@ def seed_bench(
                     password_hash=kiosk_future.result(),
                     institution_id=institution_id,
                     location_code=LOCATION,
-                    can_status_update=True,
+                    can_block_patron=True,
+                    can_enable_patron=True,
+                    can_item_status=True,
                 )
             )
         for batch in _batches(dataset.patrons):

@@ -20,7 +20,17 @@ from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
 from sip2d.storage.loans import close_loan, open_loan, renew_loan
-from sip2d.storage.models import circulation_journal, fees, holds, items, loans, patrons, payments
+from sip2d.storage.models import (
+    BLOCKED_BY_KIOSK,
+    NOT_BLOCKED,
+    circulation_journal,
+    fees,
+    holds,
+    items,
+    loans,
+    patrons,
+    payments,
+)
 from sip2d.storage.policies import resolve_loan_policy
 from sip2d.storage.prepared import Prepared
 from sip2d.storage.queries import (
@@ -845,6 +855,9 @@ def _queue_position(conn: Connection, target: Any, hold_row: Any) -> int:
     return int(ahead) + 1
 
 
+MSG_BLOCK_NOT_LIFTED = "This block was not set by a kiosk; a kiosk cannot lift it."
+
+
 def set_patron_block(
     conn: Connection,
     terminal: Terminal,
@@ -853,20 +866,47 @@ def set_patron_block(
     *,
     blocked: bool,
     reason: str = "",
-) -> Any | None:
-    """01 Block Patron (blocked=True) and 25 Patron Enable (blocked=False). Returns the row."""
-    patron = get_patron_by_barcode(conn, patron_barcode)
+) -> PatronRecord | None:
+    """01 Block Patron (blocked=True) and 25 Patron Enable (blocked=False) from a kiosk.
+
+    A kiosk block is marked as the kiosk's (``block_source``) so that a kiosk may lift it
+    later, and it never replaces a block already in place: a staff block keeps its source and
+    staff's reason. A kiosk enable lifts only a kiosk's block; a block from staff or a policy,
+    or of unknown origin, stays, because a patron at a self-check must not be able to undo what
+    the desk decided. Each change is one conditional UPDATE, so a staff block that lands
+    between the read and the write is neither lifted nor relabelled.
+
+    Returns the patron as it now stands (``blocked`` tells the caller whether the enable
+    lifted the block), or None for an unknown patron. The journal entry is ok when the patron
+    ends as the kiosk asked.
+    """
     kind = "block" if blocked else "enable"
+    patron = get_patron_by_barcode(conn, patron_barcode)
     if patron is None:
         _journal(conn, kind, terminal, now, False, "Unknown patron.", patron_barcode)
         return None
-    conn.execute(
-        update(patrons)
-        .where(patrons.c.id == patron.id)
-        .values(blocked=blocked, block_reason=reason[:255] if blocked else "", updated_at=now)
-    )
-    _journal(conn, kind, terminal, now, True, reason, patron_barcode)
-    return get_patron_by_barcode(conn, patron_barcode)
+    if blocked:
+        change = (
+            update(patrons)
+            .where(patrons.c.id == patron.id, patrons.c.blocked.is_(False))
+            .values(
+                blocked=True,
+                block_reason=reason[:255],
+                block_source=BLOCKED_BY_KIOSK,
+                updated_at=now,
+            )
+        )
+    else:
+        change = (
+            update(patrons)
+            .where(patrons.c.id == patron.id, patrons.c.block_source == BLOCKED_BY_KIOSK)
+            .values(blocked=False, block_reason="", block_source=NOT_BLOCKED, updated_at=now)
+        )
+    conn.execute(change)
+    record = get_patron(conn, patron.id)
+    ok = record is not None and record.blocked == blocked
+    _journal(conn, kind, terminal, now, ok, reason if ok else MSG_BLOCK_NOT_LIFTED, patron_barcode)
+    return record
 
 
 def update_item_properties(

@@ -1,11 +1,16 @@
 """`sip2d account`: the kiosk (SC) accounts that log in with 93.
 
 Each account carries what the daemon needs to talk to that kind of kiosk (institution,
-location, wire encoding, checksum mode, line terminator), where it may connect from, and
-which message families it may use. Passwords are hashed with the same peppered argon2id as
-PINs, read without echo (or one line of stdin with ``--password-stdin``) and never printed.
-The PIN policy does not apply (kiosk passwords are machine secrets), but a password must be
-sendable in a SIP2 field: no ``|`` and no control characters.
+location, wire encoding, checksum mode, line terminator), where it may connect from, which
+message families it may use, and whether its off-line (no block = Y) transactions are taken as
+such. A permission is off by default where the model's column default says so: the families
+that change a patron or an item beyond a loan, and off-line transactions, which skip the
+on-line checks. The CLI reads those defaults instead of keeping its own list.
+
+Passwords are hashed with the same peppered argon2id as PINs, read without echo (or one line of
+stdin with ``--password-stdin``) and never printed. The PIN policy does not apply (kiosk
+passwords are machine secrets), but a password must be sendable in a SIP2 field: no ``|`` and
+no control characters.
 """
 
 from __future__ import annotations
@@ -23,17 +28,23 @@ from sip2d.cli.patron import load_hasher, parse_option, read_secret
 from sip2d.protocol.charset import SUPPORTED_ENCODINGS
 from sip2d.storage import values
 from sip2d.storage.errors import AlreadyExists, NotFound
-from sip2d.storage.models import KioskAccount
+from sip2d.storage.models import KioskAccount, kiosk_accounts
 
-# Permission name on the command line -> column. status-update (19) is off by default.
+# Permission name on the command line -> column.
 PERMISSIONS = {
     "checkout": "can_checkout",
     "checkin": "can_checkin",
     "renew": "can_renew",
     "fee-paid": "can_fee_paid",
     "hold": "can_hold",
-    "status-update": "can_status_update",
+    "block-patron": "can_block_patron",
+    "enable-patron": "can_enable_patron",
+    "item-status": "can_item_status",
+    "offline": "can_offline",
 }
+# Old names still accepted, with a warning, for the permissions they were split into; scripts
+# written before the split keep granting exactly what they granted.
+ALIASES = {"status-update": ("block-patron", "enable-patron", "item-status")}
 SHORT_PASSWORD = 8
 
 
@@ -69,6 +80,32 @@ def _find(session: Session, login: str) -> KioskAccount:
 
 def permissions_of(account: KioskAccount) -> list[str]:
     return [name for name, column in PERMISSIONS.items() if getattr(account, column)]
+
+
+def granted_by_default(name: str) -> bool:
+    """Whether a new account has ``name`` unless denied: the model's column default decides."""
+    default = kiosk_accounts.c[PERMISSIONS[name]].default
+    return default is not None and bool(getattr(default, "arg", False))
+
+
+OFF_BY_DEFAULT = [name for name in PERMISSIONS if not granted_by_default(name)]
+
+
+def _expand_aliases(names: tuple[str, ...]) -> set[str]:
+    expanded: set[str] = set()
+    for name in names:
+        expanded.update(ALIASES.get(name, (name,)))
+    return expanded
+
+
+def _warn_about_aliases(*given: tuple[str, ...]) -> None:
+    # One line per old name, however often it was given.
+    for old in sorted({name for names in given for name in names if name in ALIASES}):
+        *first, last = ALIASES[old]
+        click.echo(
+            f"warning: permission {old!r} is deprecated; use {', '.join(first)} and {last}",
+            err=True,
+        )
 
 
 @click.group(name="account")
@@ -112,14 +149,16 @@ def command() -> None:
 @click.option(
     "--deny",
     multiple=True,
-    type=click.Choice(list(PERMISSIONS)),
-    help="Message family this kiosk may not use (repeatable).",
+    metavar="PERM",
+    type=click.Choice([*PERMISSIONS, *ALIASES]),
+    help="Permission this kiosk does not get (repeatable).",
 )
 @click.option(
     "--allow",
     multiple=True,
-    type=click.Choice(list(PERMISSIONS)),
-    help="Grant a family that is off by default, i.e. status-update (repeatable).",
+    metavar="PERM",
+    type=click.Choice([*PERMISSIONS, *ALIASES]),
+    help=f"Grant a permission that is off by default: {', '.join(OFF_BY_DEFAULT)} (repeatable).",
 )
 @pass_state
 def add(
@@ -135,8 +174,17 @@ def add(
     deny: tuple[str, ...],
     allow: tuple[str, ...],
 ) -> None:
-    """Add a kiosk account; asks for its password twice unless --password-stdin."""
-    both = sorted(set(deny) & set(allow))
+    """Add a kiosk account; asks for its password twice unless --password-stdin.
+
+    \b
+    PERM is one of: checkout, checkin, renew, fee-paid, hold (granted unless denied);
+    block-patron (01), enable-patron (25, lifts only a kiosk's block), item-status (19) and
+    offline (take no-block transactions as off-line ones), off unless allowed.
+    status-update is a deprecated name for block-patron, enable-patron and item-status.
+    """
+    _warn_about_aliases(allow, deny)
+    denied, allowed = _expand_aliases(deny), _expand_aliases(allow)
+    both = sorted(denied & allowed, key=list(PERMISSIONS).index)
     if both:
         raise click.ClickException(f"both allowed and denied: {', '.join(both)}")
     account = KioskAccount(
@@ -153,14 +201,11 @@ def add(
         allowed_networks=",".join(
             parse_option("--allow-network", values.network, n) for n in networks
         ),
-        can_status_update=False,
         enabled=True,
     )
     for name, column in PERMISSIONS.items():
-        if name in deny:
-            setattr(account, column, False)
-        elif name in allow or column != "can_status_update":
-            setattr(account, column, True)
+        granted = name in allowed or (granted_by_default(name) and name not in denied)
+        setattr(account, column, granted)
     with open_database(state) as engine:
         with Session(engine) as session:
             if session.scalar(select(KioskAccount.id).where(KioskAccount.login == account.login)):

@@ -28,7 +28,7 @@ from sip2d.cli.common import CliState, pass_state
 from sip2d.cli.db import open_database
 from sip2d.storage import values
 from sip2d.storage.errors import AlreadyExists, NotFound
-from sip2d.storage.models import Fee, Hold, Item, Loan, Patron
+from sip2d.storage.models import BLOCKED_BY_STAFF, NOT_BLOCKED, Fee, Hold, Item, Loan, Patron
 from sip2d.storage.sqltime import utcnow
 
 T = TypeVar("T")
@@ -188,7 +188,7 @@ def show(state: CliState, barcode: str) -> None:
         ("language", p.language),
         ("profile", p.profile),
         ("expires", expires),
-        ("blocked", f"yes: {p.block_reason or 'no reason given'}" if p.blocked else "no"),
+        ("blocked", _block_text(p)),
         ("fines", f"{money(p.fine_balance_cents)} ({unpaid} unpaid fee(s))"),
         ("loan limit", "from loan policy" if p.loan_limit is None else str(p.loan_limit)),
         (
@@ -210,6 +210,13 @@ def show(state: CliState, barcode: str) -> None:
     click.echo(f"{'holds:':<14}{len(active_holds)} active")
     for status, title, item_barcode in active_holds:
         click.echo(f"{'':<14}{status}: {item_barcode or '-'} {title}")
+
+
+def _block_text(p: Patron) -> str:
+    if not p.blocked:
+        return "no"
+    # Who set it tells staff whether a kiosk could lift it again (only a kiosk's block).
+    return f"yes, by {p.block_source or 'unknown'}: {p.block_reason or 'no reason given'}"
 
 
 @command.command("list")
@@ -256,12 +263,14 @@ def _update(state: CliState, barcode: str, change: Callable[[Patron], None]) -> 
 @click.option("--reason", default="", help="Shown to staff, not to the patron.")
 @pass_state
 def block(state: CliState, barcode: str, reason: str) -> None:
-    """Block a patron from borrowing at kiosks."""
+    """Block a patron from borrowing at kiosks; a kiosk's 25 Patron Enable cannot lift it."""
     text = parse_option("--reason", lambda v: values.text(v, 255), reason)
 
     def change(p: Patron) -> None:
+        # Staff's block, whoever set the one it replaces: a kiosk may no longer lift it.
         p.blocked = True
         p.block_reason = text
+        p.block_source = BLOCKED_BY_STAFF
 
     _update(state, barcode, change)
     click.echo(f"patron {barcode} blocked")
@@ -271,11 +280,12 @@ def block(state: CliState, barcode: str, reason: str) -> None:
 @click.argument("barcode")
 @pass_state
 def unblock(state: CliState, barcode: str) -> None:
-    """Lift a block."""
+    """Lift a block, whoever set it (staff may lift a kiosk's or a policy's block)."""
 
     def change(p: Patron) -> None:
         p.blocked = False
         p.block_reason = ""
+        p.block_source = NOT_BLOCKED
 
     _update(state, barcode, change)
     click.echo(f"patron {barcode} unblocked")

@@ -19,6 +19,8 @@ Design choices:
   column may carry a sip2d record or a legacy bcrypt hash (``$2a$/$2b$/$2y$``), stored as-is
   for the auth code to verify and upgrade at first use. A new patron without either gets
   ``pin_must_change = true``; a new PIN clears the failure count and any lock.
+* Blocks. A ``blocked`` column speaks for staff: a block it sets is staff's (``block_source``),
+  which a kiosk cannot lift, and a block it clears is cleared whoever set it.
 * Line numbers are physical lines of the file (the header is line 1), where the row starts.
 """
 
@@ -42,7 +44,7 @@ from sqlalchemy.sql.dml import Insert
 from sip2d.storage import values
 from sip2d.storage.connect import first_line
 from sip2d.storage.errors import StorageError
-from sip2d.storage.models import items, patrons
+from sip2d.storage.models import BLOCKED_BY_STAFF, NOT_BLOCKED, items, patrons
 from sip2d.storage.sqltime import utcnow
 
 BATCH_ROWS = 1000
@@ -123,10 +125,13 @@ class Field:
     columns: tuple[str, ...]
     # Columns refreshed when the barcode already exists (default: all of ``columns``).
     update: tuple[str, ...] | None = None
+    # Columns whose value follows from the parsed one: written, and refreshed, along with it.
+    derived: tuple[tuple[str, Callable[[Any], Any]], ...] = ()
 
     @property
     def update_columns(self) -> tuple[str, ...]:
-        return self.columns if self.update is None else self.update
+        own = self.columns if self.update is None else self.update
+        return own + tuple(column for column, _ in self.derived)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,6 +149,12 @@ def _text(max_length: int, *, required: bool = False) -> Callable[[str], str]:
 
 def _profile(value: str) -> str:
     return values.text(value, 32) or "adult"
+
+
+def _block_source(blocked: bool) -> str:
+    # A file comes from staff, so its blocks are staff's: a kiosk's Patron Enable cannot lift
+    # them. A file that clears a block clears any block, as staff may.
+    return BLOCKED_BY_STAFF if blocked else NOT_BLOCKED
 
 
 def _fields(*fields: Field) -> dict[str, Field]:
@@ -164,7 +175,7 @@ PATRONS = ImportKind(
         Field("language", lambda v: values.digits_code(v, 3, "000"), ("language",)),
         Field("expires", values.iso_date, ("expires_on",)),
         Field("profile", _profile, ("profile",)),
-        Field("blocked", values.boolean, ("blocked",)),
+        Field("blocked", values.boolean, ("blocked",), derived=(("block_source", _block_source),)),
         Field("block_reason", _text(255), ("block_reason",)),
         Field("loan_limit", values.optional_count, ("loan_limit",)),
     ),
@@ -366,6 +377,8 @@ class _Parser:
                 return BadRow(record.line, f"{spec.name}: {exc}")
             for column in spec.columns:
                 row[column] = value
+            for column, derive in spec.derived:
+                row[column] = derive(value)
         parsed = _Parsed(row["barcode"], row)
         if self.kind.has_pins:
             problem = self._pin(cells, parsed)

@@ -1,12 +1,13 @@
 """A small, realistic demo library: the data behind ``sip2d demo`` and ``sip2d serve --demo``.
 
 Every case a self-check kiosk meets on day one is here once: patrons in good standing, one
-blocked, one over the fine limit, one whose card has expired, one with no PIN yet; items of
-several media types, one on loan, one overdue, one waiting on the hold shelf for someone else,
-one with a rental fee; and a kiosk account. Barcodes are fixed (patrons 2000001.., items
-3000001.., kiosk login ``kiosk``) because the conformance suite's demo profile and the README
-refer to them. The PINs and the kiosk password are public by design: they exist to be typed
-into a test kiosk, and are printed by ``sip2d demo``. Never seed a production database.
+blocked by staff, one over the fine limit, one whose card has expired, one with no PIN yet;
+items of several media types, one on loan, one overdue, one waiting on the hold shelf for
+someone else, one with a rental fee; and a kiosk account that may use every message. Barcodes
+are fixed (patrons 2000001.., items 3000001.., kiosk login ``kiosk``) because the conformance
+suite's demo profile and the README refer to them. The PINs and the kiosk password are public
+by design: they exist to be typed into a test kiosk, and are printed by ``sip2d demo``. Never
+seed a production database.
 
 Dates are relative to ``now`` so the overdue loan is always overdue and the expired card always
 expired. Seeding is idempotent: it does nothing when the demo patrons exist, unless ``reset``
@@ -22,7 +23,18 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
-from sip2d.storage.models import fees, holds, items, kiosk_accounts, loan_policies, loans, patrons
+from sip2d.storage.models import (
+    BLOCKED_BY_STAFF,
+    NOT_BLOCKED,
+    PERMISSION_COLUMNS,
+    fees,
+    holds,
+    items,
+    kiosk_accounts,
+    loan_policies,
+    loans,
+    patrons,
+)
 from sip2d.storage.models import payments as payments_table
 
 KIOSK_LOGIN = "kiosk"
@@ -31,6 +43,9 @@ INSTITUTION_ID = "MAIN"
 # The branch the demo kiosk stands in: the same code as the items' home location, so a
 # checkin at the demo kiosk shelves the item here instead of routing it to another branch.
 KIOSK_LOCATION = "MAIN"
+# The demo kiosk may do everything, off-line transactions included, so that every message can
+# be tried against the demo library.
+KIOSK_PERMISSIONS = dict.fromkeys(PERMISSION_COLUMNS, True)
 
 
 class Hasher(Protocol):
@@ -47,6 +62,7 @@ class DemoPatron:
     language: str = "001"
     blocked: bool = False
     block_reason: str = ""
+    block_source: str = NOT_BLOCKED
     expires_in_days: int = 730
 
 
@@ -73,6 +89,7 @@ PATRONS: Sequence[DemoPatron] = (
         language="002",
         blocked=True,
         block_reason="Card reported lost",
+        block_source=BLOCKED_BY_STAFF,
     ),
     DemoPatron("2000004", "Dmitri Ivanov", "2958", "owes 12.50 and has 3000008 overdue"),
     DemoPatron("2000005", "Eve Marsh", "6184", "card expired 30 days ago", expires_in_days=-30),
@@ -217,6 +234,7 @@ def _insert(
                 expires_on=today + timedelta(days=p.expires_in_days),
                 blocked=p.blocked,
                 block_reason=p.block_reason,
+                block_source=p.block_source,
                 profile=p.profile,
                 pin_hash=pin_hashes.get(p.barcode),
                 pin_must_change=p.pin is None,
@@ -243,6 +261,7 @@ def _insert(
             password_hash=password_hash,
             institution_id=institution_id,
             location_code=KIOSK_LOCATION,
+            **KIOSK_PERMISSIONS,
         )
     )
     if not conn.execute(select(func.count()).select_from(loan_policies)).scalar_one():

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -45,6 +46,13 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# patrons.block_source: who set the current block.
+NOT_BLOCKED = ""
+BLOCKED_BY_STAFF = "staff"  # the CLI, the desk, a patron import
+BLOCKED_BY_KIOSK = "kiosk"  # 01 Block Patron
+BLOCKED_BY_POLICY = "policy"  # reserved for blocks the server sets by itself
 
 
 class Base(DeclarativeBase):
@@ -66,6 +74,13 @@ class Patron(Base):
     # Staff or kiosk (01 Block Patron) block; reason is shown to staff, not to patrons.
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     block_reason: Mapped[str] = mapped_column(String(255), default="")
+    # Who set the block (one of the BLOCKED_BY_* values, NOT_BLOCKED when not blocked): a
+    # kiosk may lift only a block a kiosk set, never one from staff or a policy. The server
+    # default is there because SQLite adds a NOT NULL column only with one, and can drop it
+    # again only by rebuilding the table (see revision 0002).
+    block_source: Mapped[str] = mapped_column(
+        String(16), default=NOT_BLOCKED, server_default=text("''")
+    )
     # Outstanding fines and fees, kept equal to the sum of unpaid fees in the same transaction.
     fine_balance_cents: Mapped[int] = mapped_column(Integer, default=0)
     # None: take the limit from the loan policy.
@@ -128,7 +143,14 @@ class KioskAccount(Base):
     can_renew: Mapped[bool] = mapped_column(Boolean, default=True)
     can_fee_paid: Mapped[bool] = mapped_column(Boolean, default=True)
     can_hold: Mapped[bool] = mapped_column(Boolean, default=True)
-    can_status_update: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The families that change records beyond a loan are off until granted: 01 Block Patron,
+    # 25 Patron Enable, 19 Item Status Update. Server defaults: see Patron.block_source.
+    can_block_patron: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_enable_patron: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_item_status: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether a transaction sent with no block = Y is taken as an off-line one (already done by
+    # the kiosk while the ACS was away). Off unless granted: it lets a kiosk skip on-line checks.
+    can_offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
 
@@ -275,3 +297,6 @@ payments = cast(Table, Payment.__table__)
 loan_policies = cast(Table, LoanPolicy.__table__)
 circulation_journal = cast(Table, JournalEntry.__table__)
 auth_failures = cast(Table, AuthFailure.__table__)
+
+# What a kiosk account may do, one column each (the CLI names them in sip2d.cli.account).
+PERMISSION_COLUMNS = tuple(c.name for c in kiosk_accounts.c if c.name.startswith("can_"))

@@ -48,6 +48,7 @@ class PatronRecord(_FromRow):
     expires_on: date | None
     blocked: bool
     block_reason: str
+    block_source: str
     fine_balance_cents: int
     loan_limit: int | None
     profile: str
@@ -97,7 +98,10 @@ class KioskAccountRecord(_FromRow):
     can_renew: bool
     can_fee_paid: bool
     can_hold: bool
-    can_status_update: bool
+    can_block_patron: bool
+    can_enable_patron: bool
+    can_item_status: bool
+    can_offline: bool
     enabled: bool
     created_at: datetime
 

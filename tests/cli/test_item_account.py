@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Row, select
 
+from sip2d.cli.account import PERMISSIONS
 from sip2d.storage.loans import open_loan
 from sip2d.storage.models import items, kiosk_accounts
 from tests.cli.conftest import Cli
@@ -52,7 +54,11 @@ def test_accounts(ready: Cli, engine: Engine) -> None:
         input=PASSWORD + "\n",
     )  # fmt: skip
     assert PASSWORD not in result.output
-    ready.ok("account", "add", "kiosk2", "--allow", "status-update", input=f"{PASSWORD}\n" * 2)
+    assert "may: checkout, checkin, hold" in result.output
+    ready.ok(
+        "account", "add", "kiosk2", "--allow", "block-patron", "--allow", "offline",
+        input=f"{PASSWORD}\n" * 2,
+    )  # fmt: skip
     with engine.connect() as conn:
         rows = {
             r.login: r for r in conn.execute(select(kiosk_accounts).order_by(kiosk_accounts.c.id))
@@ -61,17 +67,15 @@ def test_accounts(ready: Cli, engine: Engine) -> None:
     assert (one.institution_id, one.location_code, one.encoding) == ("BRANCH", "FRONT", "cp850")
     assert (one.error_detection, one.terminator) == ("required", "CRLF")
     assert one.allowed_networks == "10.1.2.0/24,::1/128"
-    assert (one.can_checkout, one.can_renew, one.can_fee_paid, one.can_status_update) == (
-        True,
-        False,
-        False,
-        False,
-    )
-    assert (two.institution_id, two.can_renew, two.can_status_update) == ("MAIN", True, True)
+    assert (one.can_checkout, one.can_renew, one.can_fee_paid) == (True, False, False)
+    assert permissions(one) == (False, False, False, False)
+    assert (two.institution_id, two.can_renew) == ("MAIN", True)
+    assert permissions(two) == (True, False, False, True)
     assert ready.hasher().verify(one.password_hash, PASSWORD).ok
 
     listing = ready.ok("account", "list").output
     assert "kiosk1: enabled" in listing and "10.1.2.0/24" in listing
+    assert "kiosk2: " in listing and "hold, block-patron, offline" in listing
     assert "$sip2d$" not in listing and PASSWORD not in listing
     ready.ok("account", "disable", "kiosk1")
     assert "kiosk1: DISABLED" in ready.ok("account", "list").output
@@ -84,6 +88,56 @@ def test_accounts(ready: Cli, engine: Engine) -> None:
         ).scalar_one()
     assert ready.hasher().verify(new_hash, "another-secret-99").ok
     assert not ready.hasher().verify(new_hash, PASSWORD).ok
+
+
+def permissions(row: Row[Any]) -> tuple[bool, bool, bool, bool]:
+    """The permissions that are off unless allowed, in the order of the CLI's names."""
+    return (row.can_block_patron, row.can_enable_patron, row.can_item_status, row.can_offline)
+
+
+def account_row(engine: Engine, login: str) -> Row[Any]:
+    with engine.connect() as conn:
+        return conn.execute(select(kiosk_accounts).where(kiosk_accounts.c.login == login)).one()
+
+
+def test_every_permission_can_be_allowed_or_denied(ready: Cli, engine: Engine) -> None:
+    ready.ok(
+        "account", "add", "all", "--password-stdin", "--allow", "block-patron",
+        "--allow", "enable-patron", "--allow", "item-status", "--allow", "offline",
+        input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert permissions(account_row(engine, "all")) == (True, True, True, True)
+    ready.ok(
+        "account", "add", "none", "--password-stdin", "--deny", "checkout", "--deny", "checkin",
+        "--deny", "renew", "--deny", "fee-paid", "--deny", "hold", input=PASSWORD + "\n",
+    )  # fmt: skip
+    none = account_row(engine, "none")
+    assert not any(getattr(none, column) for column in PERMISSIONS.values())
+    assert "none: enabled" in ready.ok("account", "list").output
+    assert "may: nothing" in ready.ok("account", "list").output
+
+
+def test_status_update_is_a_deprecated_alias(ready: Cli, engine: Engine) -> None:
+    result = ready.ok(
+        "account", "add", "old", "--password-stdin", "--allow", "status-update",
+        "--allow", "status-update", input=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.stderr.splitlines() == [
+        "warning: permission 'status-update' is deprecated; "
+        "use block-patron, enable-patron and item-status"
+    ]
+    # The three families it stood for, and not off-line transactions.
+    assert permissions(account_row(engine, "old")) == (True, True, True, False)
+    assert "hold, block-patron, enable-patron, item-status" in result.output
+    # Without the old name, no warning.
+    plain = ready.ok("account", "add", "new", "--password-stdin", input=PASSWORD + "\n")
+    assert "warning" not in plain.stderr
+    # The alias is expanded before the allowed and denied lists are compared.
+    refused = ready.run(
+        "account", "add", "k3", "--allow", "status-update", "--deny", "item-status", input="x\n"
+    )
+    assert refused.exit_code == 1
+    assert "Error: both allowed and denied: item-status" in refused.stderr
 
 
 def test_account_mistakes(ready: Cli) -> None:

@@ -20,6 +20,11 @@ def row(engine: Engine, barcode: str) -> dict[str, object]:
         )
 
 
+def block(engine: Engine, barcode: str) -> tuple[object, object, object]:
+    patron = row(engine, barcode)
+    return patron["blocked"], patron["block_reason"], patron["block_source"]
+
+
 def test_add_show_list(ready: Cli, engine: Engine) -> None:
     added = ready.ok(
         "patron", "add", "2001", "--name", "Ada Lovelace", "--email", "ada@example.org",
@@ -52,13 +57,23 @@ def test_add_show_list(ready: Cli, engine: Engine) -> None:
 def test_block_unblock_reset_unlock(ready: Cli, engine: Engine) -> None:
     ready.ok("patron", "add", "2001", "--name", "Ada", "--pin-stdin", input=PIN + "\n")
     ready.ok("patron", "block", "2001", "--reason", "lost card")
-    assert (row(engine, "2001")["blocked"], row(engine, "2001")["block_reason"]) == (
-        True,
-        "lost card",
-    )
+    assert block(engine, "2001") == (True, "lost card", "staff")
     assert "blocked" in ready.ok("patron", "list").output
+    assert "yes, by staff: lost card" in ready.ok("patron", "show", "2001").output
     ready.ok("patron", "unblock", "2001")
-    assert (row(engine, "2001")["blocked"], row(engine, "2001")["block_reason"]) == (False, "")
+    assert block(engine, "2001") == (False, "", "")
+    # Staff lift a kiosk's block too, and a staff block over a kiosk's becomes staff's.
+    with engine.begin() as conn:
+        conn.execute(
+            update(patrons)
+            .where(patrons.c.barcode == "2001")
+            .values(blocked=True, block_reason="at kiosk", block_source="kiosk")
+        )
+    assert "yes, by kiosk: at kiosk" in ready.ok("patron", "show", "2001").output
+    ready.ok("patron", "block", "2001")
+    assert block(engine, "2001") == (True, "", "staff")
+    ready.ok("patron", "unblock", "2001")
+    assert block(engine, "2001") == (False, "", "")
 
     locked_until = datetime(2099, 1, 1)
     with engine.begin() as conn:

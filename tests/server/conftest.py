@@ -83,7 +83,9 @@ def seed(config: Config) -> None:
                 password_hash=hasher.hash(KIOSK[1]),
                 institution_id="MAIN",
                 location_code="BRANCH1",
-                can_status_update=True,
+                can_block_patron=True,
+                can_enable_patron=True,
+                can_item_status=True,
             )
         )
         rows: list[dict[str, object]] = [

@@ -120,7 +120,9 @@ def test_reimport_updates_instead_of_duplicating(
     original_hash = patron_rows(engine)["200"]["pin_hash"]
     with engine.begin() as conn:
         conn.execute(
-            update(patrons).where(patrons.c.barcode == "200").values(pin_failures=4, blocked=True)
+            update(patrons)
+            .where(patrons.c.barcode == "200")
+            .values(pin_failures=4, blocked=True, block_source="kiosk")
         )
 
     # No pin column and no blocked column: PIN state and the block are left alone.
@@ -133,6 +135,7 @@ def test_reimport_updates_instead_of_duplicating(
     assert rows["200"]["profile"] == "adult"
     assert rows["200"]["pin_hash"] == original_hash
     assert (rows["200"]["pin_failures"], rows["200"]["blocked"]) == (4, True)
+    assert rows["200"]["block_source"] == "kiosk"
     assert rows["201"]["profile"] == "child"
 
     # A new PIN replaces the old one and clears the failures.
@@ -143,6 +146,32 @@ def test_reimport_updates_instead_of_duplicating(
     assert rows["200"]["pin_failures"] == 0 and rows["200"]["pin_must_change"] is False
     # An empty pin cell keeps whatever the patron had (here: nothing, must change).
     assert rows["201"]["pin_hash"] is None and rows["201"]["pin_must_change"] is True
+
+
+def test_blocks_from_a_file_are_staff_blocks(engine: Engine, tmp_path: Path) -> None:
+    first = write(tmp_path / "a.csv", "barcode,name,blocked\n300,Ann,yes\n301,Ben,no\n302,Cy,\n")
+    import_csv(engine, PATRONS, first)
+    rows = patron_rows(engine)
+    assert [(rows[b]["blocked"], rows[b]["block_source"]) for b in ("300", "301", "302")] == [
+        (True, "staff"),
+        (False, ""),
+        (False, ""),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            update(patrons)
+            .where(patrons.c.barcode.in_(["301", "302"]))
+            .values(blocked=True, block_source="kiosk")
+        )
+    # Re-imported: a block the file confirms becomes staff's; one it clears is lifted.
+    second = write(tmp_path / "b.csv", "barcode,name,blocked\n300,Ann,no\n301,Ben,yes\n302,Cy,no\n")
+    import_csv(engine, PATRONS, second)
+    rows = patron_rows(engine)
+    assert [(rows[b]["blocked"], rows[b]["block_source"]) for b in ("300", "301", "302")] == [
+        (False, ""),
+        (True, "staff"),
+        (False, ""),
+    ]
 
 
 def test_legacy_bcrypt_hashes_are_stored_as_given(
