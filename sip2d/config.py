@@ -10,6 +10,7 @@ annotated field with a default and nothing else.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import types
@@ -17,8 +18,14 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_PORT = 6001
+# Where Debian-like systems name the host's zone, and the symlink every systemd host has.
+TIMEZONE_FILE = Path("/etc/timezone")
+LOCALTIME_LINK = Path("/etc/localtime")
+
+log = logging.getLogger("sip2d.config")
 
 
 class ConfigError(Exception):
@@ -68,6 +75,9 @@ class ServerConfig:
     enable_block_patron: bool = True
     enable_patron_enable: bool = True
     enable_item_status_update: bool = True
+    # The library's zone for local SIP2 dates: an IANA name; empty = the host's zone, which
+    # load_config resolves and writes here, so a loaded config always names its zone.
+    time_zone: str = ""
     # Output date form: local time with four spaces (spec default) or "   Z" UTC.
     utc_dates: bool = False
 
@@ -206,8 +216,88 @@ def load_config(
     url = resolve_sqlite_path(url, base)
     config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=url))
     config = _resolve_files(config, base)
+    zone = resolve_time_zone(config.server, env)
+    config = dataclasses.replace(
+        config, server=dataclasses.replace(config.server, time_zone=zone.key)
+    )
     validate(config)
     return config
+
+
+def resolve_time_zone(
+    server: ServerConfig,
+    env: Mapping[str, str] | None = None,
+    *,
+    timezone_file: Path = TIMEZONE_FILE,
+    localtime: Path = LOCALTIME_LINK,
+) -> ZoneInfo:
+    """The zone of ``[server] time_zone``, or the host's zone when it is empty.
+
+    SIP2 local dates are converted with this zone only, never with the process's local time,
+    so what the daemon sends is decided by the configuration and visible in it. The host's
+    zone is looked up here, once per load, from (first that names a known IANA zone): the
+    ``TZ`` variable of ``env``, ``timezone_file``, the target of the ``localtime`` symlink
+    (``.../zoneinfo/Area/City``); else UTC, with a warning. The paths are parameters so tests
+    can point them elsewhere.
+    """
+    name = server.time_zone or _host_zone_name(
+        os.environ if env is None else env, timezone_file, localtime
+    )
+    zone = _known_zone(name)
+    if zone is None:
+        raise ConfigError(
+            f"server.time_zone: unknown time zone {name!r} "
+            "(expected an IANA name from the time zone database, such as 'Europe/Berlin')"
+        )
+    return zone
+
+
+def _host_zone_name(env: Mapping[str, str], timezone_file: Path, localtime: Path) -> str:
+    sources = (
+        ("TZ", env.get("TZ", "")),
+        (str(timezone_file), _first_line(timezone_file)),
+        (str(localtime), _link_target(localtime)),
+    )
+    for source, text in sources:
+        # glibc accepts ":Area/City" and a path into the zoneinfo tree; both name a key.
+        name = text.strip().removeprefix(":").rpartition("zoneinfo/")[2]
+        if not name:
+            continue
+        if _known_zone(name) is not None:
+            return name
+        log.warning("%s names no known IANA time zone (%r); ignored", source, text)
+    log.warning(
+        "server.time_zone is empty and the host's time zone could not be determined "
+        "(TZ, %s, %s); using UTC for SIP2 local dates",
+        timezone_file,
+        localtime,
+    )
+    return "UTC"
+
+
+def _first_line(path: Path) -> str:
+    """The first line of ``path``, or "" when it cannot be read (then it says nothing)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            return fh.readline(1024)  # a zone name is short; never read a whole odd file
+    except OSError:
+        return ""
+
+
+def _link_target(path: Path) -> str:
+    """Where the symlink ``path`` points, or "" when it is absent or a plain file."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def _known_zone(name: str) -> ZoneInfo | None:
+    """``ZoneInfo(name)``, or None when the time zone database has no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def _resolve_files(config: Config, base: Path) -> Config:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from sip2d.config import ConfigError, load_config, parse_address
+from sip2d.config import ConfigError, ServerConfig, load_config, parse_address, resolve_time_zone
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -55,6 +57,8 @@ def test_listener_tables(tmp_path: Path) -> None:
         ("[[listener]]\naddress = 'nowhere'\n", "expected HOST:PORT"),
         ("[[listener]]\ntls = true\n", "tls = true needs cert_file and key_file"),
         ("[database\n", "invalid TOML"),
+        ("[server]\ntime_zone = 'Mars/Olympus'\n", "server.time_zone: unknown time zone"),
+        ("[server]\ntime_zone = '/etc/localtime'\n", "server.time_zone: unknown time zone"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, body: str, needle: str) -> None:
@@ -96,3 +100,75 @@ def test_example_config_is_valid_and_shows_every_default() -> None:
 def test_relative_files_resolve_against_the_config_directory(tmp_path: Path) -> None:
     path = write(tmp_path, '[auth]\npepper_file = "keys/pepper"\n')
     assert load_config(path, env={}).auth.pepper_file == str(tmp_path.resolve() / "keys/pepper")
+
+
+def host_zone(
+    tmp_path: Path, env: dict[str, str], timezone: str | None = None, link: str | None = None
+) -> ZoneInfo:
+    """The host's zone as resolved from ``env`` and stand-ins for /etc/timezone and localtime."""
+    timezone_file, localtime = tmp_path / "timezone", tmp_path / "localtime"
+    if timezone is not None:
+        timezone_file.write_text(timezone, encoding="utf-8")
+    if link is not None:
+        localtime.symlink_to(link)  # dangling is fine: only the link's text is read
+    return resolve_time_zone(ServerConfig(), env, timezone_file=timezone_file, localtime=localtime)
+
+
+@pytest.fixture
+def config_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> pytest.LogCaptureFixture:
+    # The daemon's logging setup stops "sip2d" records at its own handler; let caplog see them.
+    monkeypatch.setattr(logging.getLogger("sip2d"), "propagate", True)
+    caplog.set_level(logging.WARNING, logger="sip2d.config")
+    return caplog
+
+
+@pytest.mark.parametrize(
+    ("env", "timezone", "link", "expected"),
+    [
+        ({"TZ": "Europe/Berlin"}, "America/New_York\n", None, "Europe/Berlin"),
+        ({"TZ": ":Australia/Lord_Howe"}, None, None, "Australia/Lord_Howe"),
+        ({"TZ": ":/usr/share/zoneinfo/Pacific/Kiritimati"}, None, None, "Pacific/Kiritimati"),
+        ({}, "America/New_York\n", "/usr/share/zoneinfo/Europe/Berlin", "America/New_York"),
+        ({}, None, "/usr/share/zoneinfo/Europe/Berlin", "Europe/Berlin"),
+        ({}, None, "../usr/share/zoneinfo/America/New_York", "America/New_York"),
+    ],
+)
+def test_host_zone_comes_from_tz_then_etc_timezone_then_the_localtime_link(
+    tmp_path: Path, env: dict[str, str], timezone: str | None, link: str | None, expected: str
+) -> None:
+    assert host_zone(tmp_path, env, timezone, link) == ZoneInfo(expected)
+
+
+def test_a_source_naming_no_iana_zone_is_skipped_with_a_warning(
+    tmp_path: Path, config_log: pytest.LogCaptureFixture
+) -> None:
+    zone = host_zone(
+        tmp_path, {"TZ": "CET-1CEST"}, "Not/A_Zone\n", "/usr/share/zoneinfo/Europe/Berlin"
+    )
+    assert zone == ZoneInfo("Europe/Berlin")
+    assert "TZ names no known IANA time zone" in config_log.text
+    assert "Not/A_Zone" in config_log.text
+
+
+def test_no_host_zone_means_utc_with_a_warning(
+    tmp_path: Path, config_log: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "localtime").write_bytes(b"TZif")  # a copied file, not a link: names nothing
+    assert host_zone(tmp_path, {}) == ZoneInfo("UTC")
+    assert "using UTC" in config_log.text
+
+
+def test_an_explicit_zone_wins_over_the_host(tmp_path: Path) -> None:
+    path = write(tmp_path, '[server]\ntime_zone = "Pacific/Kiritimati"\n')
+    config = load_config(path, env={"TZ": "Europe/Berlin"})
+    assert config.server.time_zone == "Pacific/Kiritimati"
+    assert resolve_time_zone(config.server) == ZoneInfo("Pacific/Kiritimati")
+
+
+def test_an_empty_zone_is_resolved_once_at_load_and_written_into_the_config() -> None:
+    config = load_config(None, env={"TZ": "America/New_York"})
+    assert config.server.time_zone == "America/New_York"
+    # Later lookups use the name, not whatever the host says by then.
+    assert resolve_time_zone(config.server, {"TZ": "Asia/Tokyo"}) == ZoneInfo("America/New_York")
