@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sip2d.protocol import MESSAGE_TYPES
+from sip2d.protocol.redact import MASK, secret_codes
 from sip2d.protocol.trailer import split_trailer
 
-MASK = "***"
-SECRET_FIELDS = ("AC", "AD", "CO")
 _SPELLED = {0x0D: "<CR>", 0x0A: "<LF>", 0x00: "<NUL>", 0x09: "<TAB>"}
 MAX_SHOWN = 400
 
@@ -56,7 +55,8 @@ class Masker:
         if len(text) < start:
             return text
         pieces = text[start:].split("|")
-        masked = [p[:2] + MASK if p[:2] in SECRET_FIELDS and len(p) > 2 else p for p in pieces]
+        codes = secret_codes()
+        masked = [p[:2] + MASK if p[:2] in codes and len(p) > 2 else p for p in pieces]
         return text[:start] + "|".join(masked)
 
 
