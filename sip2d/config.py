@@ -143,8 +143,9 @@ class ThrottleConfig:
     spray_slowdown_seconds: float = 2.0
     spray_block_after: int = 30
     spray_block_minutes: float = 30.0
-    # Failed 93 logins per client address.
-    login_failures_per_address: int = 10
+    # Failed 93 logins per client address and login name, and per address (a ceiling).
+    login_failures_per_login: int = 10
+    login_failures_per_address: int = 100
     login_block_minutes: float = 15.0
 
 

@@ -152,6 +152,12 @@ class Pepper:
         """HMAC-SHA256 of the secret under this pepper: what argon2 actually hashes."""
         return hmac.new(self._key, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose``, derived from the pepper (never the pepper itself),
+        so a digest made for one use can never be replayed as another's."""
+        label = b"sip2d derived key\x00" + purpose.encode("ascii")
+        return hmac.new(self._key, label, hashlib.sha256).digest()
+
     def __repr__(self) -> str:
         return f"Pepper(key_id={self.key_id!r})"
 
@@ -190,6 +196,7 @@ class PinHasher:
             type=Type.ID,
         )
         self._pepper = pepper
+        self._tag_keys: dict[str, bytes] = {}
         self._peppers: dict[str, Pepper] = {p.key_id: p for p in old_peppers}
         self._peppers[pepper.key_id] = pepper
         # Verified against whenever there is no real record, so that path costs the same.
@@ -220,6 +227,19 @@ class PinHasher:
     def key_id(self) -> str:
         """The key id new records are made with."""
         return self._pepper.key_id
+
+    def tag(self, text: str, purpose: str) -> str:
+        """A keyed digest of ``text`` (32 hex digits), the same on every daemon with this pepper.
+
+        For values that must be compared or counted but never kept readable, such as the login
+        name of a refused 93 (people type passwords into it). Unlike a plain hash, a digest
+        under a key kept outside the database cannot be tested against a list of guesses.
+        """
+        key = self._tag_keys.get(purpose)
+        if key is None:
+            key = self._tag_keys[purpose] = self._pepper.derived_key(purpose)
+        data = text.encode("utf-8", "surrogatepass")
+        return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
 
     @property
     def old_key_ids(self) -> list[str]:
