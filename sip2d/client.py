@@ -54,9 +54,18 @@ class SipClient:
         *,
         tls: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        local_address: str | None = None,
         **options: object,
     ) -> SipClient:
-        stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
+        """Open a connection; ``options`` set the :class:`SipClient` fields.
+
+        ``local_address`` binds the client end to one source IP (e.g. 127.0.0.2, the whole
+        127/8 is loopback on Linux), so a test or a load run can look like many kiosks at
+        different addresses, which is what per-address limits key on.
+        """
+        stream: trio.abc.Stream = await trio.open_tcp_stream(
+            host, port, local_address=local_address
+        )
         if tls is not None:
             ssl_stream = trio.SSLStream(stream, tls, server_hostname=server_hostname or host)
             await ssl_stream.do_handshake()

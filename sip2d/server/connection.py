@@ -22,12 +22,15 @@ import trio
 
 from sip2d.auth.session_cache import PinSessionCache
 from sip2d.protocol import FrameBuffer, FrameTooLong, redacted_fields
+from sip2d.protocol.redact import MASK
 from sip2d.server.exchange import Exchange, Execute, Refuse, Send
+from sip2d.server.handlers.context import HandlerContext
 from sip2d.server.session import Session
 
 if TYPE_CHECKING:
     from sip2d.config import ListenerConfig
     from sip2d.server.context import ServerContext
+    from sip2d.server.dispatch import Dispatcher
 
 log = logging.getLogger("sip2d.server")
 
@@ -53,11 +56,13 @@ class Connection:
     def __init__(
         self,
         ctx: ServerContext,
+        dispatcher: Dispatcher,
         stream: trio.abc.Stream,
         listener: ListenerConfig,
         address: str,
     ) -> None:
         self.ctx = ctx
+        self.dispatcher = dispatcher
         self.stream = stream
         self.listener = listener
         server = ctx.config.server
@@ -67,6 +72,13 @@ class Connection:
             pin_cache=PinSessionCache(ctx.pin_cache_key, ctx.config.session.pin_cache_seconds),
         )
         self.exchange = Exchange(max_consecutive_errors=server.max_consecutive_errors)
+        # All a handler sees of this connection (and of the daemon).
+        self.handler_ctx = HandlerContext(
+            ctx,
+            self.session,
+            self.exchange,
+            status_before_login=listener.allow_status_before_login,
+        )
         self.frames = FrameBuffer(server.max_frame_bytes)
         # The clocks (see the module docstring): the scope the timekeeper cancels, and the
         # deadline and reason of the current wait for input (infinite when not waiting).
@@ -86,7 +98,9 @@ class Connection:
         reason = "closed by client"
         try:
             if self.listener.login_account:
-                await ctx.dispatcher.bind_listener_account(self, self.listener.login_account)
+                await self.dispatcher.bind_listener_account(
+                    self.handler_ctx, self.listener.login_account
+                )
             reason = await self._loop()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection reset"
@@ -176,7 +190,7 @@ class Connection:
             return await self._answer_unexecuted(action, started)
         received = action.received
         message = received.message
-        result = await ctx.dispatcher.dispatch(self, message)
+        result = await self.dispatcher.dispatch(self.handler_ctx, message)
         data = self.exchange.respond(received, result.response, store=result.store)
         elapsed = time.perf_counter() - started
         msg_id = type(message).MESSAGE_ID
@@ -196,7 +210,10 @@ class Connection:
             # The parsed fields (secrets masked by the codec's one redacting function) cost as
             # much as the rest of the message to format, so they are logged at DEBUG only.
             if log.isEnabledFor(logging.DEBUG):
-                extra["fields"] = redacted_fields(message)
+                fields = redacted_fields(message)
+                for name in result.hide:
+                    fields[name] = MASK
+                extra["fields"] = fields
             log.log(level, "message", extra=extra)
         await self.stream.send_all(data)
         return result.close
@@ -227,8 +244,8 @@ class Connection:
                     "error": str(action.error),
                 },
             )
-            response = ctx.dispatcher.refusal_for(
-                self, action.message_id, f"Malformed request: {action.error.reason}"
+            response = self.dispatcher.refusal_for(
+                self.handler_ctx, action.message_id, f"Malformed request: {action.error.reason}"
             )
             if response is None:
                 await self.stream.send_all(self.exchange.resend_request(action.checksummed))

@@ -1,7 +1,9 @@
 """Everything a connection needs from the daemon, built once and passed in (no globals).
 
 One ``ServerContext`` per running daemon holds the configuration, the database runner, the
-limiters, the PIN checker, metrics, the shutdown event and the set of live connections.
+PIN gate, metrics, the wire clock, the shutdown event and the set of live connections.
+Handlers never see it whole: each gets a narrow
+:class:`~sip2d.server.handlers.context.HandlerContext`.
 Tests build their own, so several daemons can run in one process without sharing anything.
 """
 
@@ -10,59 +12,24 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from sip2d.config import Config
+from sip2d.config import Config, resolve_time_zone
 from sip2d.server.metrics import Metrics
+from sip2d.server.wire_time import WireClock, utc_now
 from sip2d.storage.runner import DatabaseRunner
 
 if TYPE_CHECKING:
-    from sip2d.auth.hashing import PinHasher
-    from sip2d.auth.pin_check import PinChecker
-    from sip2d.server.dispatch import Dispatcher
-
-_ONE_SECOND = timedelta(seconds=1)
+    from sip2d.auth.gate import PinGate
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _storage_time(second: datetime, _: object) -> datetime:
-    return second.astimezone(UTC).replace(tzinfo=None)
-
-
-def _sip_time(second: datetime, utc: object) -> datetime:
-    return second.astimezone(UTC) if utc else second.astimezone().replace(tzinfo=None)
-
-
-class EverySecond:
-    """One conversion of the clock's time, kept while the clock stays in the same second.
-
-    ``get(now, key, convert)`` returns ``convert(now without microseconds, key)``, computing it
-    only when ``now`` leaves the second of the last computation or ``key`` (a setting the
-    conversion depends on) changes; within a second the same object is returned.
-    """
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        # (start of the second, start of the next, key, value) of the last conversion.
-        self._last: tuple[datetime, datetime, object, datetime] | None = None
-
-    def get(
-        self, now: datetime, key: object, convert: Callable[[datetime, object], datetime]
-    ) -> datetime:
-        last = self._last
-        if last is not None and last[0] <= now < last[1] and last[2] == key:
-            return last[3]
-        second = now.replace(microsecond=0)
-        value = convert(second, key)
-        self._last = (second, second + _ONE_SECOND, key, value)
-        return value
+def wire_clock(config: Config, clock: Callable[[], datetime] = utc_now) -> WireClock:
+    """The clock for ``config``'s ``[server] time_zone`` and ``utc_dates``."""
+    server = config.server
+    return WireClock(resolve_time_zone(server), utc_dates=server.utc_dates, clock=clock)
 
 
 @dataclass
@@ -85,8 +52,7 @@ class DatabaseHealth:
 class ServerContext:
     config: Config
     db: DatabaseRunner
-    hasher: PinHasher
-    pin_checker: PinChecker
+    gate: PinGate
     metrics: Metrics
     clock: Callable[[], datetime] = utc_now
     health: DatabaseHealth = field(default_factory=DatabaseHealth)
@@ -95,27 +61,14 @@ class ServerContext:
     connections_per_address: dict[str, int] = field(default_factory=dict)
     # Key for the per-connection verified-PIN cache: random per process, never stored.
     pin_cache_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    dispatcher: Dispatcher = field(init=False)
-    # The clock's time converted for storage and for SIP2 dates, recomputed once a second.
-    _storage_second: EverySecond = field(
-        default_factory=EverySecond, init=False, repr=False, compare=False
-    )
-    _sip_second: EverySecond = field(
-        default_factory=EverySecond, init=False, repr=False, compare=False
-    )
+    # Now, and SIP2 dates, in the configured zone (rebuilt when a reload changes them).
+    wire: WireClock = field(init=False, repr=False, compare=False)
 
-    def now_utc(self) -> datetime:
-        """Current time as naive UTC with whole seconds, the storage convention.
+    def __post_init__(self) -> None:
+        self.wire = wire_clock(self.config, self.clock)
 
-        Called several times per message; the conversion is done once per second of the clock.
-        """
-        return self._storage_second.get(self.clock(), None, _storage_time)
-
-    def sip_now(self) -> datetime:
-        """Current time for SIP2 date fields: local wall-clock (4 spaces) or UTC (``   Z``).
-
-        SIP2 dates have whole seconds, so the conversion (a local-time lookup for wall-clock
-        dates) is done once per second of the clock and the same object returned until the
-        second or the setting changes; callers may rely on that identity to cache per second.
-        """
-        return self._sip_second.get(self.clock(), self.config.server.utc_dates, _sip_time)
+    def apply(self, config: Config) -> None:
+        """Put a reloaded configuration in force for the next message of every connection."""
+        self.config = config
+        self.gate.reconfigure(config.throttle)
+        self.wire = wire_clock(config, self.clock)

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sip2d.config import Config, ConfigError, ListenerConfig, load_config, parse_address
 from sip2d.server.connection import Connection, peer_address
 from sip2d.server.context import ServerContext
+from sip2d.server.dispatch import Dispatcher
 from sip2d.server.http import handle_http
 from sip2d.server.logs import configure_logging
 
@@ -92,6 +93,7 @@ class Daemon:
         daemon with :meth:`stop` and reloads it with :meth:`reload`.
         """
         self.ctx = ctx
+        self.dispatcher = Dispatcher()
         self.config_path = config_path
         self.handle_signals = handle_signals
         self.addresses: list[tuple[str, int]] = []
@@ -182,7 +184,7 @@ class Daemon:
             return
         ctx.connections_per_address[address] = per_address + 1
         try:
-            await Connection(ctx, stream, listener, address).serve()
+            await Connection(ctx, self.dispatcher, stream, listener, address).serve()
         except trio.Cancelled:
             raise
         except Exception:
@@ -288,8 +290,7 @@ class Daemon:
             session=new.session,
             logging=new.logging,
         )
-        self.ctx.config = applied
-        self.ctx.pin_checker.reconfigure(applied.throttle)
+        self.ctx.apply(applied)
         configure_logging(applied.logging.level, applied.logging.format)
         log.info("configuration reloaded", extra={"file": str(Path(self.config_path))})
 

@@ -65,7 +65,7 @@ class ScriptedStream(trio.abc.Stream):
 
 def connection(running: Running, stream: ScriptedStream) -> Connection:
     ctx = running.daemon.ctx
-    return Connection(ctx, stream, ctx.config.listeners[0], "127.0.0.1")
+    return Connection(ctx, running.daemon.dispatcher, stream, ctx.config.listeners[0], "127.0.0.1")
 
 
 async def test_a_frame_that_arrives_as_its_clock_runs_out_is_answered(running: Running) -> None:

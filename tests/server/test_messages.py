@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, update
 
 from sip2d.protocol import (
     BlockPatron,
@@ -26,7 +26,7 @@ from sip2d.protocol import (
     RenewResponse,
     Summary,
 )
-from sip2d.storage.models import loans
+from sip2d.storage.models import kiosk_accounts, loans
 from tests.server.conftest import ALICE, BLOCKED, BOB, EXPIRED, FEE_ITEM, FINED, ITEMS, Running
 
 NOW = datetime(2024, 3, 15, 14, 30, 25)
@@ -122,6 +122,7 @@ async def test_holds_place_change_cancel_and_list(running: Running) -> None:
                 pickup_location="BRANCH2",
                 patron_identifier=ALICE[0],
                 item_identifier=ITEMS[3],
+                patron_password=ALICE[1],
             )
         )
     ).message
@@ -145,6 +146,7 @@ async def test_holds_place_change_cancel_and_list(running: Running) -> None:
                 transaction_date=NOW,
                 patron_identifier=ALICE[0],
                 item_identifier=ITEMS[3],
+                patron_password=ALICE[1],
             )
         )
     ).message
@@ -168,7 +170,11 @@ async def test_block_and_enable_patron(running: Running) -> None:
     refused = (await client.checkout(BOB[0], ITEMS[4], BOB[1])).message
     assert refused.ok is False  # type: ignore[attr-defined]
     enabled = (
-        await client.request(PatronEnableRequest(transaction_date=NOW, patron_identifier=BOB[0]))
+        await client.request(
+            PatronEnableRequest(
+                transaction_date=NOW, patron_identifier=BOB[0], patron_password=BOB[1]
+            )
+        )
     ).message
     assert isinstance(enabled, PatronEnableResponse)
     assert not enabled.patron_status.charge_privileges_denied
@@ -211,6 +217,10 @@ async def test_checkout_fee_needs_acknowledgement(running: Running) -> None:
 
 
 async def test_offline_checkout_is_accepted_with_its_original_dates(running: Running) -> None:
+    engine = create_engine(running.url)
+    with engine.begin() as conn:  # off-line transactions are a permission of their own
+        conn.execute(update(kiosk_accounts).values(can_offline=True))
+    engine.dispose()
     client = await running.logged_in()
     taken = datetime.now().replace(microsecond=0) - timedelta(days=3)
     due = taken + timedelta(days=14)
