@@ -286,6 +286,26 @@ class AuthFailure(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class AuditEvent(Base):
+    """One staff or patron self-service action on a record, kept so a library can answer "who
+    changed this, and when". Never holds a PIN, password, token or set-up code: ``detail`` is a
+    short JSON text of the non-secret facts (fields changed, counts, a card's last digits).
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Who acted: "cli:<os user>", "web", "kiosk:<login>", "import".
+    actor: Mapped[str] = mapped_column(String(64))
+    # What was done, dotted: "patron.delete", "pin.reset", "setup_code.issue", ...
+    action: Mapped[str] = mapped_column(String(64))
+    # What it was done to: "patron:<barcode>", "item:<barcode>", "account:<login>", ...
+    subject: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 # Core handles for the hot path. ``__table__`` is typed as a generic FromClause; these are Tables.
 patrons = cast(Table, Patron.__table__)
 items = cast(Table, Item.__table__)
@@ -297,6 +317,7 @@ payments = cast(Table, Payment.__table__)
 loan_policies = cast(Table, LoanPolicy.__table__)
 circulation_journal = cast(Table, JournalEntry.__table__)
 auth_failures = cast(Table, AuthFailure.__table__)
+audit_events = cast(Table, AuditEvent.__table__)
 
 # What a kiosk account may do, one column each (the CLI names them in sip2d.cli.account).
 PERMISSION_COLUMNS = tuple(c.name for c in kiosk_accounts.c if c.name.startswith("can_"))

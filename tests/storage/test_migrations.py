@@ -282,3 +282,24 @@ def test_offline_sql_for_a_dba() -> None:
         "CREATE UNIQUE INDEX uq_loans_open_item ON loans (item_id) WHERE returned_at IS NULL" in sql
     )
     assert "(now() AT TIME ZONE 'utc')" in sql
+
+
+def test_audit_trail_keeps_facts_and_refuses_secrets(engine: Engine) -> None:
+    """Revision 0003's table takes an event in the caller's transaction and no secret keys."""
+    from sip2d.storage.audit import recent_audit, record_audit
+
+    with engine.begin() as conn:
+        record_audit(
+            conn,
+            actor="cli:ops",
+            action="patron.delete",
+            subject="patron:2000001",
+            detail={"loans": 0},
+        )
+        with pytest.raises(ValueError, match="secrets"):
+            record_audit(conn, actor="web", action="pin.reset", detail={"new_pin": "1234"})
+    with engine.connect() as conn:
+        events = recent_audit(conn)
+    assert [(e["actor"], e["action"], e["subject"], e["detail"]) for e in events] == [
+        ("cli:ops", "patron.delete", "patron:2000001", '{"loans": 0}')
+    ]
