@@ -77,6 +77,10 @@ class Var:
 class Layout:
     fixed: tuple[Fixed, ...] = ()
     variable: tuple[Var, ...] = ()
+    # A fixed part that is longer than the table says is normally read by dropping the extra
+    # bytes in front of it (Koha's test client sends a 17 with a language before the date).
+    # ``exact`` messages move money: for them a misaligned fixed part is refused, never guessed.
+    exact: bool = False
 
     @property
     def fixed_width(self) -> int:

@@ -942,6 +942,7 @@ class FeePaidRequest(Message):
             Var("CG", "fee_identifier", TEXT),
             TRANSACTION_ID,
         ),
+        exact=True,
     )
 
     transaction_date: datetime | None

@@ -43,6 +43,16 @@ from sip2d.protocol.layout import (
 from sip2d.protocol.messages import Message
 
 _FORBIDDEN_IN_FRAME = re.compile("[\r\n\x00]")
+# Most extra bytes a fixed part may carry and still be read (Koha's 17 carries 3).
+MAX_EXTRA_FIXED = 32
+
+
+class ExtraFixedBytes(Exception):
+    """Internal: the fixed part is ``count`` bytes longer than the table; decode without them."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
 
 
 def is_field_code(code: str) -> bool:
@@ -105,6 +115,7 @@ class Plan:
                 self._text_fields[var.code] = number
             else:
                 self._parsed_fields[var.code] = (number, var.kind.parse)
+        self._codes = frozenset(var.code for var in layout.variable)
         self._required = tuple(
             (var.code, number) for number, var in enumerate(layout.variable) if var.need is REQUIRED
         )
@@ -143,10 +154,19 @@ class Plan:
             decode_variable=self._decode_variable,
             template=self._template,
         )
+        namespace.update(extra_fixed=ExtraFixedBytes, misaligned=self._misaligned)
         lines = [
             "def decode(text):",
             f"    if len(text) < {self.fixed_end}:",
             "        raise too_short(len(text))",
+        ]
+        if self.layout.exact:
+            # A "|" can only be in the fixed part when a field has slid into it.
+            lines += [
+                f"    if '|' in text[2:{self.fixed_end}]:",
+                "        raise misaligned()",
+            ]
+        lines += [
             "    m = new(cls)",
             "    try:",
         ]
@@ -175,7 +195,10 @@ class Plan:
             f"    rest = text[{self.fixed_end}:]",
             "    values = template.copy()",
             "    if rest:",
-            "        decode_variable(rest, values)",
+            "        try:",
+            "            decode_variable(rest, values)",
+            "        except extra_fixed as extra:",
+            "            return decode(text[:2] + text[2 + extra.count :])",
         ]
         if self._required:
             lines += ["    else:", f"        raise missing({self._required[0][0]!r}, len(text))"]
@@ -245,13 +268,12 @@ class Plan:
         if self.has_variable and head not in text_fields and head not in parsed_fields:
             head = rest.lstrip("|")[:2]
             if not (len(head) == 2 and head.isascii() and head.isalpha() and head.isupper()):
-                # The fixed part was shorter or longer than the layout says: every field after
-                # it would be garbage, so refuse rather than guess.
-                raise MalformedMessage(
-                    "fixed part has the wrong length (no field code where one must start)",
-                    message_id=self.message_id,
-                    position=self.fixed_end,
-                )
+                surplus = None if self.layout.exact else self._extra_fixed_bytes(rest)
+                if surplus is not None:
+                    raise ExtraFixedBytes(surplus)
+                # The fixed part was shorter than the layout says, or longer in a message that
+                # moves money: every field after it would be garbage, so refuse, not guess.
+                raise self._misaligned()
         lists: dict[int, list[str]] = {}
         extra: list[tuple[str, str]] = []
         piece = ""
@@ -293,6 +315,30 @@ class Plan:
         if extra:
             extra.reverse()
             values[self._extra_index] = tuple(extra)
+
+    def _extra_fixed_bytes(self, rest: str) -> int | None:
+        """How many bytes too long the fixed part is, when ``rest`` says so unambiguously.
+
+        That is when one of this message's own field codes starts within the first
+        ``MAX_EXTRA_FIXED`` characters of ``rest`` and no ``|`` comes before it: the bytes in
+        between are then fixed-part bytes the table does not know. A ``|`` first means the cut
+        landed inside the fields (a fixed part too short), which is never guessed at.
+        """
+        codes = self._codes
+        for start in range(1, min(len(rest) - 1, MAX_EXTRA_FIXED + 1)):
+            char = rest[start - 1]
+            if char == "|" or not char.isprintable():
+                return None
+            if rest[start : start + 2] in codes:
+                return start
+        return None
+
+    def _misaligned(self) -> MalformedMessage:
+        return MalformedMessage(
+            "fixed part has the wrong length (no field code where one must start)",
+            message_id=self.message_id,
+            position=self.fixed_end,
+        )
 
     def _fixed_error(self, text: str) -> MalformedMessage:
         start = 2
