@@ -261,6 +261,19 @@ def _hold_for_other(conn: Connection, item: ItemRecord, patron_id: int) -> Any |
     return None
 
 
+def _available_to(conn: Connection, item: ItemRecord, patron_id: int) -> bool:
+    """16's "available" (reference 7.14): not charged and not on hold for another patron.
+
+    A copy waiting on the hold shelf for this very patron is available to them; a lost,
+    missing or claimed-returned copy is not available to anyone.
+    """
+    return (
+        item.circulation_status not in NOT_LOANABLE
+        and open_loan_of_item(conn, item.id) is None
+        and _hold_for_other(conn, item, patron_id) is None
+    )
+
+
 def checkout(
     conn: Connection,
     terminal: Terminal,
@@ -763,11 +776,7 @@ def _hold_found(
     )
     active = holds.c.status.in_(("waiting", "ready"))
     mine = conn.execute(select(holds).where(target, active, holds.c.patron_id == patron.id)).first()
-    available = (
-        item is not None
-        and item.circulation_status == AVAILABLE
-        and open_loan_of_item(conn, item.id) is None
-    )
+    available = item is not None and _available_to(conn, item, patron.id)
     if mode == "-":
         if mine is None:
             return HoldResult(
