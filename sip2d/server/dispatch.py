@@ -37,7 +37,6 @@ from sip2d.protocol import (
 from sip2d.server.handlers import circulation, fees, holds, items, login_status, patron
 from sip2d.server.handlers.context import (
     MSG_NOT_LOGGED_IN,
-    MSG_NOT_PERMITTED,
     MSG_OFFLINE,
     HandlerContext,
     Result,
@@ -91,7 +90,7 @@ class Dispatcher:
                 return Result(ctx.refusal(message, MSG_NOT_LOGGED_IN), "not_logged_in")
             msg_id = type(message).MESSAGE_ID
             if not self.permissions.allows(session.account, ctx.config, msg_id):
-                return Result(ctx.refusal(message, MSG_NOT_PERMITTED), "not_permitted")
+                handler = patron.not_permitted
         try:
             return await handler(ctx, message)
         except (DBAPIError, StorageError, SQLAlchemyError, OSError) as exc:

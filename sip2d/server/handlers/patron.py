@@ -32,6 +32,7 @@ from sip2d.protocol import (
 )
 from sip2d.server.handlers.context import (
     MSG_INVALID_PIN,
+    MSG_NOT_PERMITTED,
     MSG_PIN_REQUIRED,
     MSG_UNKNOWN_PATRON,
     HandlerContext,
@@ -173,8 +174,10 @@ async def patron_information(ctx: HandlerContext, message: PatronInformationRequ
         end = message.end_item or (start + MAX_LIST_ITEMS - 1)
         end = min(end, start + MAX_LIST_ITEMS - 1)
         chosen[selected] = tuple(entries[start - 1 : end])
-    # Contact details only to a patron who proved the card is theirs.
-    verified = pin is not None and pin.ok
+    # Contact details (BD, BE, BF) whenever they are stored, under the rule of the lists: a
+    # wrong PIN withholds both, no PIN shows both (reference 7.6 lists them as optional data
+    # of the 64; kiosks print them on the patron's screen).
+    shown = not refused
     text = _message(ctx, view, pin)
     limit = patron.loan_limit if patron.loan_limit is not None else view.policy.max_loans
     response = PatronInformationResponse(
@@ -202,9 +205,9 @@ async def patron_information(ctx: HandlerContext, message: PatronInformationRequ
         fine_items=chosen.get("fine_items", ()),
         recall_items=chosen.get("recall_items", ()),
         unavailable_hold_items=chosen.get("unavailable_holds", ()),
-        home_address=patron.address if verified and patron.address else None,
-        email_address=patron.email if verified and patron.email else None,
-        home_phone_number=patron.phone if verified and patron.phone else None,
+        home_address=patron.address if shown and patron.address else None,
+        email_address=patron.email if shown and patron.email else None,
+        home_phone_number=patron.phone if shown and patron.phone else None,
         screen_message=(text,) if text else (),
     )
     return Result(response, _outcome(view, pin))
@@ -263,3 +266,30 @@ async def patron_enable(ctx: HandlerContext, message: PatronEnableRequest) -> Re
         PatronEnableResponse, ctx, barcode, view, pin, text=MSG_BLOCKED if still_blocked else ""
     )
     return Result(response, "refused" if still_blocked else "ok")
+
+
+# Requests answered by a 24 or 26, which say whether the patron is known (BL) and name them.
+_STATUS_RESPONSES: Final[dict[str, type[PatronStatusResponse] | type[PatronEnableResponse]]] = {
+    "23": PatronStatusResponse,
+    "01": PatronStatusResponse,
+    "25": PatronEnableResponse,
+}
+
+
+async def not_permitted(ctx: HandlerContext, message: Any) -> Result:
+    """A request this kiosk account may not send, answered in its refusal form.
+
+    Where the answer is a 24 or 26 (01 Block Patron, 25 Patron Enable), a known patron is
+    still answered as known: BL Y, the name and the real status, with the refusal as screen
+    message. The unknown-patron form (BL N, privileges denied) would tell the kiosk the card
+    does not exist, and kiosks act on BL.
+    """
+    msg_id = type(message).MESSAGE_ID
+    cls = _STATUS_RESPONSES.get(msg_id)
+    barcode = getattr(message, "patron_identifier", "") or ""
+    if cls is not None and barcode:
+        view = await ctx.read(_view(ctx, barcode, lists=False))
+        if view.patron is not None:
+            response = _status_response(cls, ctx, barcode, view, None, text=MSG_NOT_PERMITTED)
+            return Result(response, "not_permitted")
+    return Result(ctx.refusal(message, MSG_NOT_PERMITTED), "not_permitted")
