@@ -80,6 +80,9 @@ class ServerConfig:
     time_zone: str = ""
     # Output date form: local time with four spaces (spec default) or "   Z" UTC.
     utc_dates: bool = False
+    # Seconds within which a transaction sent again (same account, patron, item or payment,
+    # transaction date) is a retry answered as the first time; 0 turns recognition off.
+    retry_window: float = 120.0
 
 
 @dataclasses.dataclass(frozen=True)

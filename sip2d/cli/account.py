@@ -239,6 +239,7 @@ def list_(state: CliState) -> None:
             f"location {a.location_code or '-'}, {a.encoding}, checksums {a.error_detection}, "
             f"terminator {a.terminator}; networks {a.allowed_networks or 'any'}; "
             f"may: {', '.join(permissions_of(a)) or 'nothing'}"
+            + ("; checked-in-ok" if a.checked_in_ok else "")
         )
 
 
@@ -292,3 +293,24 @@ def passwd(state: CliState, login: str, password_stdin: bool) -> None:
 
     _update(state, login, change)
     click.echo(f"password changed for kiosk account {login}")
+
+
+@command.command("checked-in-ok")
+@click.argument("login")
+@click.argument("answer", type=click.Choice(["on", "off"]))
+@pass_state
+def checked_in_ok(state: CliState, login: str, answer: str) -> None:
+    """How a 09 Checkin of an item that is not on loan is answered to this kiosk.
+
+    \b
+    off (the default, as Koha and Evergreen answer): ok=0 with "This item was not checked out."
+    on (Koha's checked_in_ok): ok=1, for kiosks that hold a returned item back on ok=0.
+    Either way the item is checked in and routed. Takes effect at the kiosk's next login.
+    """
+    wanted = answer == "on"
+
+    def change(a: KioskAccount) -> None:
+        a.checked_in_ok = wanted
+
+    _update(state, login, change)
+    click.echo(f"kiosk account {login}: a checkin of an item not on loan answers ok={int(wanted)}")

@@ -151,6 +151,8 @@ class KioskAccount(Base):
     # Whether a transaction sent with no block = Y is taken as an off-line one (already done by
     # the kiosk while the ACS was away). Off unless granted: it lets a kiosk skip on-line checks.
     can_offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 09 of an item that is not on loan answers ok=1 (Koha's checked_in_ok) instead of ok=0.
+    checked_in_ok: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=utcnow())
 
@@ -306,6 +308,35 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class TransactionReply(Base):
+    """The answer to a transaction that changed something (11, 09, 29, 65, 37), kept for a
+    while so that a kiosk retrying it on a new connection, or through another daemon, is
+    answered as the first time instead of having it applied twice (sip2d.circulation.retries).
+
+    ``subject`` is what the transaction was about besides the patron: the item barcode, or a
+    payment's amount and codes. ``loan_id`` is the loan the transaction left behind, for the
+    check that nothing has happened to it since (no foreign key: a cancelled checkout deletes
+    its loan). ``reply`` is the response, encoded by the SIP2 codec as UTF-8 text.
+    """
+
+    __tablename__ = "transaction_replies"
+    __table_args__ = (
+        Index("ix_transaction_replies_key", "account_id", "kind", "subject", "patron_barcode"),
+        Index("ix_transaction_replies_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(2))
+    patron_barcode: Mapped[str] = mapped_column(String(64), default="")
+    subject: Mapped[str] = mapped_column(String(255), default="")
+    # The kiosk's transaction date (stored convention), None when it sent none.
+    transaction_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    loan_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    reply: Mapped[str] = mapped_column(Text)
+
+
 # Core handles for the hot path. ``__table__`` is typed as a generic FromClause; these are Tables.
 patrons = cast(Table, Patron.__table__)
 items = cast(Table, Item.__table__)
@@ -318,6 +349,7 @@ loan_policies = cast(Table, LoanPolicy.__table__)
 circulation_journal = cast(Table, JournalEntry.__table__)
 auth_failures = cast(Table, AuthFailure.__table__)
 audit_events = cast(Table, AuditEvent.__table__)
+transaction_replies = cast(Table, TransactionReply.__table__)
 
 # What a kiosk account may do, one column each (the CLI names them in sip2d.cli.account).
 PERMISSION_COLUMNS = tuple(c.name for c in kiosk_accounts.c if c.name.startswith("can_"))

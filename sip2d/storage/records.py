@@ -102,6 +102,7 @@ class KioskAccountRecord(_FromRow):
     can_enable_patron: bool
     can_item_status: bool
     can_offline: bool
+    checked_in_ok: bool
     enabled: bool
     created_at: datetime
 

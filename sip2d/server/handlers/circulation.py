@@ -13,9 +13,12 @@ kiosk login could close another patron's loan by claiming it happened off line.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Final
 
-from sip2d.circulation import rules
+from sqlalchemy import Connection
+
+from sip2d.circulation import retries, rules
 from sip2d.protocol import (
     CheckinRequest,
     CheckinResponse,
@@ -81,23 +84,30 @@ async def checkout(ctx: HandlerContext, message: CheckoutRequest) -> Result:
     transaction_at = clock.from_wire(message.transaction_date)
     nb_due = clock.from_wire(message.nb_due_date) if offline else None
     currency = ctx.config.server.currency
-    result = await ctx.write(
-        lambda c: rules.checkout(
-            c,
-            terminal,
-            patron,
-            item,
-            now,
-            renewal_allowed=message.sc_renewal_policy,
-            no_block=offline,
-            transaction_at=transaction_at,
-            nb_due_at=nb_due,
-            fee_acknowledged=bool(message.fee_acknowledged),
-            currency=currency,
-        )
-    )
-    response = _circ_response(CheckoutResponse, ctx, patron, item, result)
-    return Result(response, "ok" if result.ok else "refused")
+    key = retries.retry_key("11", ctx.account, patron, item, transaction_at)
+
+    def unit(c: Connection) -> tuple[Message, bool]:
+        def apply() -> retries.Applied:
+            result = rules.checkout(
+                c,
+                terminal,
+                patron,
+                item,
+                now,
+                renewal_allowed=message.sc_renewal_policy,
+                no_block=offline,
+                transaction_at=transaction_at,
+                nb_due_at=nb_due,
+                fee_acknowledged=bool(message.fee_acknowledged),
+                currency=currency,
+            )
+            response = _circ_response(CheckoutResponse, ctx, patron, item, result)
+            loan = retries.open_loan_id(c, result.item) if result.ok else None
+            return retries.Applied(response, result.ok, loan)
+
+        return retries.answer_once(c, key, now, retry_window(ctx), apply)
+
+    return _answered(*await ctx.write(unit))
 
 
 async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
@@ -110,11 +120,19 @@ async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
         return Result(ctx.refuse("29", refusal, patron=patron, item=item), "pin_refused")
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
     third_party = message.third_party_allowed
-    result = await ctx.write(
-        lambda c: rules.renew(c, terminal, patron, item, now, third_party_allowed=third_party)
-    )
-    response = _circ_response(RenewResponse, ctx, patron, item, result)
-    return Result(response, "ok" if result.ok else "refused")
+    transaction_at = ctx.clock.from_wire(message.transaction_date)
+    key = retries.retry_key("29", ctx.account, patron, item, transaction_at)
+
+    def unit(c: Connection) -> tuple[Message, bool]:
+        def apply() -> retries.Applied:
+            result = rules.renew(c, terminal, patron, item, now, third_party_allowed=third_party)
+            response = _circ_response(RenewResponse, ctx, patron, item, result)
+            loan = retries.open_loan_id(c, result.item) if result.ok else None
+            return retries.Applied(response, result.ok, loan)
+
+        return retries.answer_once(c, key, now, retry_window(ctx), apply)
+
+    return _answered(*await ctx.write(unit))
 
 
 async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
@@ -123,18 +141,27 @@ async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
     if refusal:
         return Result(ctx.refuse("65", refusal, patron=patron), "pin_refused")
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
-    result = await ctx.write(lambda c: rules.renew_all(c, terminal, patron, now))
-    response = RenewAllResponse(
-        ok=result.ok,
-        renewed_count=len(result.renewed),
-        unrenewed_count=len(result.unrenewed),
-        transaction_date=ctx.clock.now_wire(),
-        institution_id=ctx.institution,
-        renewed_items=tuple(result.renewed),
-        unrenewed_items=tuple(result.unrenewed),
-        screen_message=(result.message,) if result.message else (),
-    )
-    return Result(response, "ok" if result.ok else "refused")
+    transaction_at = ctx.clock.from_wire(message.transaction_date)
+    key = retries.retry_key("65", ctx.account, patron, "", transaction_at)
+
+    def unit(c: Connection) -> tuple[Message, bool]:
+        def apply() -> retries.Applied:
+            result = rules.renew_all(c, terminal, patron, now)
+            response = RenewAllResponse(
+                ok=result.ok,
+                renewed_count=len(result.renewed),
+                unrenewed_count=len(result.unrenewed),
+                transaction_date=ctx.clock.now_wire(),
+                institution_id=ctx.institution,
+                renewed_items=tuple(result.renewed),
+                unrenewed_items=tuple(result.unrenewed),
+                screen_message=(result.message,) if result.message else (),
+            )
+            return retries.Applied(response, bool(result.renewed))
+
+        return retries.answer_once(c, key, now, retry_window(ctx), apply)
+
+    return _answered(*await ctx.write(unit))
 
 
 async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
@@ -142,30 +169,49 @@ async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
     if message.cancel:
         result = await ctx.write(lambda c: rules.cancel_checkout(c, terminal, item, now))
-    else:
-        returned = ctx.clock.from_wire(message.return_date)
-        offline = offline_accepted(ctx, message.no_block)
-        currency = ctx.config.server.currency
-        result = await ctx.write(
-            lambda c: rules.checkin(
-                c,
-                terminal,
-                item,
-                now,
-                no_block=offline,
-                returned_at=returned,
-                currency=currency,
+        return _answered(_checkin_response(ctx, item, result, returned_now=False), False)
+    returned = ctx.clock.from_wire(message.return_date)
+    offline = offline_accepted(ctx, message.no_block)
+    currency = ctx.config.server.currency
+    transaction_at = ctx.clock.from_wire(message.transaction_date)
+    key = retries.retry_key("09", ctx.account, "", item, transaction_at)
+
+    def unit(c: Connection) -> tuple[Message, bool]:
+        def apply() -> retries.Applied:
+            result = rules.checkin(
+                c, terminal, item, now, no_block=offline, returned_at=returned, currency=currency
             )
-        )
+            response = _checkin_response(ctx, item, result, returned_now=True)
+            if result.item is None:
+                return retries.Applied(response, False)
+            return retries.Applied(response, True, retries.latest_loan_id(c, result.item))
+
+        return retries.answer_once(c, key, now, retry_window(ctx), apply)
+
+    return _answered(*await ctx.write(unit))
+
+
+def _checkin_response(
+    ctx: HandlerContext, item: str, result: rules.CircResult, *, returned_now: bool
+) -> Message:
+    """10 for a checkin (``returned_now``) or its cancel; the refusal form for an unknown item.
+
+    A checkin of an item that was not on loan is answered ok=0 (what Koha and Evergreen
+    answer), or ok=1 for an account with ``checked_in_ok``; either way it has been checked in
+    and routed to a hold or its home, and the screen message says it was not checked out.
+    """
     record: ItemRecord | None = result.item
     if record is None:
-        reason = result.message or MSG_UNKNOWN_ITEM
-        return Result(ctx.refuse("09", reason, item=item), "unknown_item")
+        return ctx.refuse("09", result.message or MSG_UNKNOWN_ITEM, item=item)
     hold_patron: PatronRecord | None = result.hold_patron
     # On checkin, ``patron`` is whoever had the item out.
     previous: PatronRecord | None = result.patron
+    account = ctx.account
+    ok = result.ok
+    if returned_now and previous is None:  # there was no loan to close
+        ok = account is not None and account.checked_in_ok
     response = CheckinResponse(
-        ok=result.ok,
+        ok=ok,
         resensitize=result.ok and not result.alert,
         magnetic_media=record.media_type in MAGNETIC_MEDIA,
         alert=result.alert,
@@ -184,4 +230,15 @@ async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
         hold_patron_name=hold_patron.name if hold_patron else None,
         screen_message=(result.message,) if result.message else (),
     )
-    return Result(response, "ok" if result.ok else "refused")
+    return response
+
+
+def retry_window(ctx: HandlerContext) -> timedelta:
+    return timedelta(seconds=ctx.config.server.retry_window)
+
+
+def _answered(response: Message, replayed: bool) -> Result:
+    """The Result of a transaction: a retry answered from its stored reply is counted apart."""
+    if replayed:
+        return Result(response, "retry")
+    return Result(response, "ok" if getattr(response, "ok", False) else "refused")
