@@ -146,13 +146,14 @@ async def test_item_status_permission_grants_19_and_not_01_or_25(running: Runnin
     blocked = (await client.request(block(ALICE[0]))).message
     assert isinstance(blocked, PatronStatusResponse)
     assert blocked.screen_message == (NOT_AVAILABLE,)
-    assert blocked.valid_patron is False and blocked.personal_name == ""  # the refusal form
+    # Refused, but the patron is known: BL Y and the name (issue #15 item 14).
+    assert blocked.valid_patron is True and blocked.personal_name == "Alice Archer"
     assert (await db_probe.patron(running.url, ALICE[0]))["blocked"] is False
 
     enabled = (await client.request(enable(BOB[0], BOB[1]))).message
     assert isinstance(enabled, PatronEnableResponse)
     assert enabled.screen_message == (NOT_AVAILABLE,)
-    assert enabled.valid_patron is False and enabled.personal_name == ""
+    assert enabled.valid_patron is True and enabled.personal_name == "Bob Baker"
     assert (await db_probe.patron(running.url, BOB[0]))["blocked"] is True
 
     updated = (
