@@ -121,16 +121,25 @@ def _count_99(state: ConnState, parts: fr.Parts) -> bool:
     return seen >= 3
 
 
+# A transaction date far outside sip2d's retry window (issue #15): with it, a retried 11 is
+# no longer recognised by its content either.
+_OLD_DATE = b"19990101    000000"
+
+
 def _break_dedupe(state: ConnState, frame: bytes) -> tuple[str, bytes] | None:
-    """Strip the trailer from a verbatim retry, so the daemon runs it again, and put the
-    request's sequence number back on the answer (so only the double execution shows)."""
+    """Strip the trailer from a verbatim retry and move its transaction date far away, so the
+    daemon runs it again, and put the request's sequence number back on the answer (so only
+    the double execution shows)."""
     previous = state.extra.get("previous")
     state.extra["previous"] = frame
     parts = fr.parse(frame)
     if frame != previous or not parts.checksummed:
         return None
     state.extra["restore"] = parts.sequence
-    return ("forward", parts.body + parts.terminator)
+    body = parts.body
+    if body[:2] == b"11":
+        body = body[:4] + _OLD_DATE + body[4 + len(_OLD_DATE) :]
+    return ("forward", body + parts.terminator)
 
 
 def _restore_sequence(state: ConnState, frame: bytes, request: bytes | None) -> bytes | None:
