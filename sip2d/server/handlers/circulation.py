@@ -13,7 +13,6 @@ kiosk login could close another patron's loan by claiming it happened off line.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection
@@ -31,6 +30,7 @@ from sip2d.protocol import (
     RenewResponse,
 )
 from sip2d.server.handlers.context import MSG_UNKNOWN_ITEM, HandlerContext, Result
+from sip2d.server.handlers.once import answered, retry_window
 from sip2d.storage.records import ItemRecord, PatronRecord
 
 MAGNETIC_MEDIA: Final = frozenset({"004", "005", "007", "010"})  # tapes, diskette, book+tape
@@ -107,7 +107,7 @@ async def checkout(ctx: HandlerContext, message: CheckoutRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return _answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit))
 
 
 async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
@@ -132,7 +132,7 @@ async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return _answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit))
 
 
 async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
@@ -161,7 +161,7 @@ async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return _answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit))
 
 
 async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
@@ -169,7 +169,7 @@ async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
     if message.cancel:
         result = await ctx.write(lambda c: rules.cancel_checkout(c, terminal, item, now))
-        return _answered(_checkin_response(ctx, item, result, returned_now=False), False)
+        return answered(_checkin_response(ctx, item, result, returned_now=False), False)
     returned = ctx.clock.from_wire(message.return_date)
     offline = offline_accepted(ctx, message.no_block)
     currency = ctx.config.server.currency
@@ -188,7 +188,7 @@ async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return _answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit))
 
 
 def _checkin_response(
@@ -231,14 +231,3 @@ def _checkin_response(
         screen_message=(result.message,) if result.message else (),
     )
     return response
-
-
-def retry_window(ctx: HandlerContext) -> timedelta:
-    return timedelta(seconds=ctx.config.server.retry_window)
-
-
-def _answered(response: Message, replayed: bool) -> Result:
-    """The Result of a transaction: a retry answered from its stored reply is counted apart."""
-    if replayed:
-        return Result(response, "retry")
-    return Result(response, "ok" if getattr(response, "ok", False) else "refused")

@@ -17,8 +17,8 @@ from sqlalchemy import Connection
 
 from sip2d.circulation import retries, rules
 from sip2d.protocol import FeePaidRequest, FeePaidResponse, Message
-from sip2d.server.handlers.circulation import retry_window
 from sip2d.server.handlers.context import HandlerContext, Result
+from sip2d.server.handlers.once import answered, retry_window
 from sip2d.server.handlers.payment_terms import amount_cents, payment_problem
 
 
@@ -67,8 +67,4 @@ async def fee_paid(ctx: HandlerContext, message: FeePaidRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    response, replayed = await ctx.write(unit)
-    if replayed:
-        return Result(response, "retry")
-    accepted = isinstance(response, FeePaidResponse) and response.payment_accepted
-    return Result(response, "ok" if accepted else "refused")
+    return answered(*await ctx.write(unit))
