@@ -242,3 +242,23 @@ async def test_simultaneous_retries_on_two_daemons_apply_once(
     assert await payments_of(database_url) == 1
     loans = await db_probe.loans_of(database_url, item=ITEMS[3])
     assert [(loan.returned, loan.renewals) for loan in loans] == [(False, 0)]
+
+
+async def test_a_pinless_checkout_of_a_patron_session_retried_elsewhere_is_answered(
+    running: Running,
+) -> None:
+    """``checkout_pin = "session"``: the kiosk verified the PIN once (63), then sent 11s with
+    no AD. Its retry on a new connection, where no PIN was verified, gets the original answer;
+    a new PIN-less checkout there is still refused, and a wrong PIN always is."""
+    kiosk = await running.logged_in()
+    assert (await kiosk.patron_information(ALICE[0], ALICE[1])).message.valid_patron_password  # type: ignore[attr-defined]
+    first = (await kiosk.request(checkout(ITEMS[4], pin=None))).message
+    assert isinstance(first, CheckoutResponse) and first.ok
+    same_answer(first, await send_on_new_connection(running, checkout(ITEMS[4], pin=None)))
+    other = await send_on_new_connection(running, checkout(ITEMS[0], pin=None))
+    assert isinstance(other, CheckoutResponse) and not other.ok
+    assert other.screen_message == ("Please enter your PIN.",)
+    wrong = await send_on_new_connection(running, checkout(ITEMS[4], pin="0000"))
+    assert isinstance(wrong, CheckoutResponse) and not wrong.ok
+    assert await db_probe.loans_of(running.url, item=ITEMS[0]) == []
+    assert [loan.renewals for loan in await db_probe.loans_of(running.url, item=ITEMS[4])] == [0]

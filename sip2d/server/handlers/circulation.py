@@ -30,7 +30,7 @@ from sip2d.protocol import (
     RenewResponse,
 )
 from sip2d.server.handlers.context import MSG_UNKNOWN_ITEM, HandlerContext, Result
-from sip2d.server.handlers.once import answered, retry_window
+from sip2d.server.handlers.once import answered, refuse_at_once, retry_window
 from sip2d.storage.records import ItemRecord, PatronRecord
 
 MAGNETIC_MEDIA: Final = frozenset({"004", "005", "007", "010"})  # tapes, diskette, book+tape
@@ -78,16 +78,18 @@ async def checkout(ctx: HandlerContext, message: CheckoutRequest) -> Result:
         return Result(_circ_response(CheckoutResponse, ctx, patron, item, result), "cancel")
     offline = offline_accepted(ctx, message.no_block)
     refusal = await ctx.authorise(patron, message.patron_password, required=not offline)
-    if refusal:
-        return Result(ctx.refuse("11", refusal, patron=patron, item=item), "pin_refused")
     clock = ctx.clock
     transaction_at = clock.from_wire(message.transaction_date)
     nb_due = clock.from_wire(message.nb_due_date) if offline else None
     currency = ctx.config.server.currency
     key = retries.retry_key("11", ctx.account, patron, item, transaction_at)
+    if refuse_at_once(refusal, message.patron_password, key):
+        return Result(ctx.refuse("11", refusal or "", patron=patron, item=item), "pin_refused")
 
     def unit(c: Connection) -> tuple[Message, bool]:
         def apply() -> retries.Applied:
+            if refusal:  # not a retry, and no PIN
+                return retries.Applied(ctx.refuse("11", refusal, patron=patron, item=item), False)
             result = rules.checkout(
                 c,
                 terminal,
@@ -107,7 +109,7 @@ async def checkout(ctx: HandlerContext, message: CheckoutRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit), pin_refused=refusal is not None)
 
 
 async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
@@ -116,15 +118,17 @@ async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
         return Result(ctx.refuse("29", MSG_WHICH_ITEM, patron=patron, item=item), "refused")
     offline = offline_accepted(ctx, message.no_block)
     refusal = await ctx.authorise(patron, message.patron_password, required=not offline)
-    if refusal:
-        return Result(ctx.refuse("29", refusal, patron=patron, item=item), "pin_refused")
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
     third_party = message.third_party_allowed
     transaction_at = ctx.clock.from_wire(message.transaction_date)
     key = retries.retry_key("29", ctx.account, patron, item, transaction_at)
+    if refuse_at_once(refusal, message.patron_password, key):
+        return Result(ctx.refuse("29", refusal or "", patron=patron, item=item), "pin_refused")
 
     def unit(c: Connection) -> tuple[Message, bool]:
         def apply() -> retries.Applied:
+            if refusal:  # not a retry, and no PIN
+                return retries.Applied(ctx.refuse("29", refusal, patron=patron, item=item), False)
             result = rules.renew(c, terminal, patron, item, now, third_party_allowed=third_party)
             response = _circ_response(RenewResponse, ctx, patron, item, result)
             loan = retries.open_loan_id(c, result.item) if result.ok else None
@@ -132,20 +136,22 @@ async def renew(ctx: HandlerContext, message: RenewRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit), pin_refused=refusal is not None)
 
 
 async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
     patron = message.patron_identifier
     refusal = await ctx.authorise(patron, message.patron_password, required=True)
-    if refusal:
-        return Result(ctx.refuse("65", refusal, patron=patron), "pin_refused")
     terminal, now = ctx.terminal(), ctx.clock.now_stored()
     transaction_at = ctx.clock.from_wire(message.transaction_date)
     key = retries.retry_key("65", ctx.account, patron, "", transaction_at)
+    if refuse_at_once(refusal, message.patron_password, key):
+        return Result(ctx.refuse("65", refusal or "", patron=patron), "pin_refused")
 
     def unit(c: Connection) -> tuple[Message, bool]:
         def apply() -> retries.Applied:
+            if refusal:  # not a retry, and no PIN
+                return retries.Applied(ctx.refuse("65", refusal, patron=patron), False)
             result = rules.renew_all(c, terminal, patron, now)
             response = RenewAllResponse(
                 ok=result.ok,
@@ -161,7 +167,7 @@ async def renew_all(ctx: HandlerContext, message: RenewAllRequest) -> Result:
 
         return retries.answer_once(c, key, now, retry_window(ctx), apply)
 
-    return answered(*await ctx.write(unit))
+    return answered(*await ctx.write(unit), pin_refused=refusal is not None)
 
 
 async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
