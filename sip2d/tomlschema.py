@@ -150,15 +150,15 @@ _INVALID = object()
 def _convert(hint: Any, value: Any, where: str, problems: list[Problem]) -> Any:
     """``value`` converted to ``hint``, or _INVALID after recording why not."""
     base, meta = constraints(hint)
-    hidden = any(isinstance(m, Hidden) for m in meta)
-    shown = "" if hidden else f", got {value!r}"
-    origin = typing.get_origin(base)
-    if origin in (typing.Union, types.UnionType):
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(base) if a is not type(None)]
         if len(options) != 1:  # pragma: no cover - a schema mistake, not a user one
             raise TypeError(f"{where}: only `X | None` unions are supported")
-        base = options[0]
-        origin = typing.get_origin(base)
+        base, more = constraints(options[0])
+        meta = meta + more
+    hidden = any(isinstance(m, Hidden) for m in meta)
+    shown = "" if hidden else f", got {value!r}"
+    origin = typing.get_origin(base)
     if dataclasses.is_dataclass(base):
         before = len(problems)
         built = _build(typing.cast(type[Any], base), value, where, problems)
@@ -219,10 +219,11 @@ def _scalar_problem(base: Any, value: Any, meta: list[Any], shown: str) -> str |
 def describe_type(hint: Any) -> str:
     """What a field takes, in words, for the generated reference."""
     base, meta = constraints(hint)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        (option,) = [a for a in typing.get_args(base) if a is not type(None)]
+        base, more = constraints(option)
+        meta = meta + more
     origin = typing.get_origin(base)
-    if origin in (typing.Union, types.UnionType):
-        (base,) = [a for a in typing.get_args(base) if a is not type(None)]
-        origin = typing.get_origin(base)
     if origin is Literal:
         text = "one of " + ", ".join(f'"{a}"' for a in typing.get_args(base))
     elif origin is list:
