@@ -301,8 +301,8 @@ class Daemon:
             return
         pending = [
             key
-            for section in ("listeners", "database", "auth")
-            for key in changed_keys(getattr(old, section), getattr(new, section), section)
+            for section, name in (("listeners", "listener"), ("database", ""), ("auth", ""))
+            for key in changed_keys(getattr(old, section), getattr(new, section), name or section)
         ]
         if pending:
             log.warning(
@@ -334,6 +334,12 @@ def changed_keys(old: Any, new: Any, where: str) -> list[str]:
             for key in changed_keys(
                 getattr(old, field.name), getattr(new, field.name), f"{where}.{field.name}"
             )
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            key
+            for index, (before, after) in enumerate(zip(old, new, strict=True))
+            for key in changed_keys(before, after, f"{where}[{index}]")
         ]
     return [where]
 

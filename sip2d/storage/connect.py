@@ -53,7 +53,7 @@ def connect_engine(
         require_sqlite_file(target)
     try:
         return make_engine(config, url=target)
-    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+    except (ImportError, NoSuchModuleError) as exc:
         if make_url(target).get_backend_name() == "postgresql":
             raise DatabaseUnavailable(
                 f"cannot use database URL {display_url(target)}: the PostgreSQL driver psycopg "
@@ -62,7 +62,7 @@ def connect_engine(
         raise DatabaseUnavailable(
             f"cannot use database URL {display_url(target)}: {first_line(exc)}"
         ) from None
-    except (ArgumentError, ImportError) as exc:
+    except ArgumentError as exc:
         raise DatabaseUnavailable(
             f"cannot use database URL {display_url(target)}: {first_line(exc)}"
         ) from None
