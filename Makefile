@@ -1,9 +1,12 @@
-# Two commands a fresh machine needs: `make serve` and `make test`.
+# Two commands a fresh machine needs: `make serve` (sip2d and what it needs to run) and
+# `make test` (also the test, lint and type-check tools).
 # Everything lives in .venv, created on first use from whatever python3 is on PATH (3.11+).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make serve` installs sip2d alone (its runtime dependencies), not the test and lint tools.
+SERVE_STAMP := $(VENV)/.installed-serve
 
 .PHONY: serve test lint fmt bench clean
 
@@ -15,7 +18,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+$(SERVE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	$(BIN)/sip2d serve --demo
 
 lint: $(STAMP)

@@ -10,8 +10,10 @@ by ``<key>_env`` (an environment variable) or ``<key>_file`` (a file, relative t
 whose first line is the secret), so a CI job never has to commit them. They are held as
 :class:`Secret`, whose ``repr`` and ``str`` never show the value.
 
-Every mistake is a :class:`ProfileError` with one line that names the file, the table and the
-key, and unknown keys are errors too: a misspelt ``alow = true`` must not silently do nothing.
+The file is read by the loader that reads the daemon's configuration (:mod:`sip2d.tomlschema`).
+Every mistake of a file is reported at once in a :class:`ProfileError`, one line that names the
+file and each key path, and unknown keys are errors too: a misspelt ``alow = true`` must not
+silently do nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from sip2d.protocol import SUPPORTED_ENCODINGS
+from sip2d.tomlschema import Hidden, NumberAsText, Range, Rule, SchemaError, load
 
 ErrorDetection = Literal["auto", "always", "never"]
 Terminator = Literal["CR", "CRLF"]
@@ -115,87 +118,118 @@ class Profile:
 
 
 # --- loading ------------------------------------------------------------------------------------
+# The file's schema: one dataclass per table, read by the same loader as the daemon's config
+# (sip2d.tomlschema), so every mistake of a file is reported at once with its key path.
 
-_TOP_KEYS = {"name", "connection", "login", "patron", "second_patron", "item", "invalid"}
-_TOP_KEYS |= {"changes", "lockout", "kiosk"}
+
+def _sip_text_problem(value: str) -> str | None:
+    if "|" in value or "\r" in value or "\n" in value:
+        return "must not contain |, CR or LF (they cannot travel in SIP2)"
+    return None
 
 
-class _Reader:
-    """Typed access to one table of the TOML document, with errors that say where."""
+def _encoding_problem(value: str) -> str | None:
+    if value in SUPPORTED_ENCODINGS:
+        return None
+    return f"must be one of {', '.join(SUPPORTED_ENCODINGS)}; got {value!r}"
 
-    def __init__(self, table: Mapping[str, Any], where: str, path: Path, env: Mapping[str, str]):
-        self.table = table
-        self.where = where
+
+SipText = Annotated[str, NumberAsText(), Rule(_sip_text_problem, "text without |, CR or LF")]
+# A secret written in the file; the _env and _file variants name where to read it instead.
+SecretText = Annotated[str, NumberAsText(), Hidden()]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Connection:
+    encoding: Annotated[str, Rule(_encoding_problem, "a supported encoding")] = "utf-8"
+    error_detection: ErrorDetection = "auto"
+    terminator: Terminator = "CR"
+    timeout: Annotated[float, Range(0.05)] = 5.0
+    institution_id: SipText = ""
+    terminal_password: SecretText | None = None
+    terminal_password_env: str | None = None
+    terminal_password_file: str | None = None
+    status_before_login: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class _Login:
+    user: SipText
+    password: SecretText | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    location: SipText = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Patron:
+    barcode: SipText
+    pin: SecretText | None = None
+    pin_env: str | None = None
+    pin_file: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Item:
+    barcode: SipText
+
+
+@dataclasses.dataclass(frozen=True)
+class _Invalid:
+    patron: SipText = DEFAULT_INVALID_PATRON
+    item: SipText = DEFAULT_INVALID_ITEM
+
+
+@dataclasses.dataclass(frozen=True)
+class _Changes:
+    allow: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Lockout:
+    attempts: Annotated[int, Range(1)] = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class _Document:
+    name: str | None = None
+    connection: _Connection = dataclasses.field(default_factory=_Connection)
+    login: _Login | None = None
+    patron: _Patron | None = None
+    second_patron: _Patron | None = None
+    item: _Item | None = None
+    invalid: _Invalid = dataclasses.field(default_factory=_Invalid)
+    changes: _Changes = dataclasses.field(default_factory=_Changes)
+    lockout: _Lockout = dataclasses.field(default_factory=_Lockout)
+    kiosk: KioskExpectations = dataclasses.field(default_factory=KioskExpectations)
+
+
+class _Secrets:
+    """Resolves ``key`` / ``key_env`` / ``key_file`` triples, collecting problems."""
+
+    def __init__(self, path: Path, env: Mapping[str, str], problems: list[str]) -> None:
         self.path = path
         self.env = env
-        self.used: set[str] = set()
+        self.problems = problems
 
-    def fail(self, key: str, problem: str) -> ProfileError:
-        return ProfileError(f"{self.path}: {self.where}{key}: {problem}")
-
-    def _get(self, key: str) -> Any:
-        self.used.add(key)
-        return self.table.get(key)
-
-    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self._get(key)
-        if value is None:
-            if required:
-                raise self.fail(key, "missing (required)")
-            return default
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)  # barcodes written as bare numbers
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, got {type(value).__name__}")
-        if "|" in value or "\r" in value or "\n" in value:
-            raise self.fail(key, "must not contain |, CR or LF (they cannot travel in SIP2)")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self._get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.fail(key, "must be true or false")
-        return value
-
-    def number(self, key: str, default: float, *, minimum: float, integer: bool = False) -> float:
-        value = self._get(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(key, "must be a number")
-        if integer and not isinstance(value, int):
-            raise self.fail(key, "must be a whole number")
-        if value < minimum:
-            raise self.fail(key, f"must be at least {minimum:g}")
-        return value
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.text(key, default)
-        assert value is not None
-        if value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}; got {value!r}")
-        return value
-
-    def secret(self, key: str, *, required: bool) -> Secret | None:
-        """``key``, ``key_env`` or ``key_file``: exactly one of them (or none when optional)."""
-        given = [name for name in (key, f"{key}_env", f"{key}_file") if name in self.table]
-        self.used.update((key, f"{key}_env", f"{key}_file"))
+    def get(self, table: Any, where: str, key: str, *, required: bool) -> Secret | None:
+        given = {
+            name: getattr(table, name)
+            for name in (key, f"{key}_env", f"{key}_file")
+            if getattr(table, name) is not None
+        }
         if len(given) > 1:
-            raise self.fail(key, f"give only one of {', '.join(given)}")
+            self.problems.append(f"{where}.{key}: give only one of {', '.join(given)}")
+            return None
         if not given:
             if required:
-                raise self.fail(key, f"missing: set {key}, {key}_env or {key}_file")
+                self.problems.append(f"{where}.{key}: missing: set {key}, {key}_env or {key}_file")
             return None
-        name = given[0]
-        value = self.table[name]
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise self.fail(name, "must be a string")
-        value = str(value)
+        ((name, value),) = given.items()
         if name.endswith("_env"):
             if value not in self.env:
-                raise self.fail(name, f"environment variable {value} is not set")
+                self.problems.append(f"{where}.{name}: environment variable {value} is not set")
+                return None
             secret = self.env[value]
         elif name.endswith("_file"):
             file = Path(value)
@@ -204,128 +238,78 @@ class _Reader:
             try:
                 lines = file.read_text(encoding="utf-8").splitlines()
             except OSError as exc:
-                raise self.fail(name, f"cannot read {file}: {exc.strerror or exc}") from None
+                self.problems.append(f"{where}.{name}: cannot read {file}: {exc.strerror or exc}")
+                return None
             secret = lines[0] if lines else ""
         else:
             secret = value
-        if "|" in secret or "\r" in secret or "\n" in secret:
+        if _sip_text_problem(secret) is not None:
             # Never echo the value: it is a secret.
-            raise self.fail(name, "the secret contains |, CR or LF, which SIP2 cannot carry")
+            self.problems.append(
+                f"{where}.{name}: the secret contains |, CR or LF, which SIP2 cannot carry"
+            )
+            return None
         return Secret(secret)
-
-    def finish(self) -> None:
-        unknown = sorted(set(self.table) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "unknown key (see conformance/profiles/example.toml)")
-
-
-def _table(doc: Mapping[str, Any], key: str, path: Path) -> Mapping[str, Any] | None:
-    value = doc.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ProfileError(f"{path}: [{key}] must be a table")
-    return value
-
-
-def _patron(doc: Mapping[str, Any], key: str, path: Path, env: Mapping[str, str]) -> Patron | None:
-    table = _table(doc, key, path)
-    if table is None:
-        return None
-    reader = _Reader(table, f"[{key}] ", path, env)
-    barcode = reader.text("barcode", required=True)
-    assert barcode is not None
-    pin = reader.secret("pin", required=False)
-    reader.finish()
-    return Patron(barcode, pin)
 
 
 def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Profile:
     """Build a :class:`Profile` from a parsed TOML document (``path`` is for messages)."""
-    unknown = sorted(set(doc) - _TOP_KEYS)
-    if unknown:
-        raise ProfileError(f"{path}: {unknown[0]}: unknown key (see profiles/example.toml)")
-    name = doc.get("name", path.stem)
-    if not isinstance(name, str):
-        raise ProfileError(f"{path}: name: must be a string")
-
-    conn = _Reader(_table(doc, "connection", path) or {}, "[connection] ", path, env)
-    encoding = conn.choice("encoding", "utf-8", SUPPORTED_ENCODINGS)
-    error_detection = conn.choice("error_detection", "auto", ("auto", "always", "never"))
-    terminator = conn.choice("terminator", "CR", ("CR", "CRLF"))
-    timeout = conn.number("timeout", 5.0, minimum=0.05)
-    institution = conn.text("institution_id", "") or ""
-    terminal_password = conn.secret("terminal_password", required=False) or Secret("")
-    status_before_login = conn.flag("status_before_login", True)
-    conn.finish()
-
+    try:
+        raw: _Document = load(_Document, dict(doc))
+    except SchemaError as exc:
+        lines = [str(p) for p in exc.problems]
+        if any(p.message == "unknown key" for p in exc.problems):
+            lines.append("(every key is listed in conformance/profiles/example.toml)")
+        raise _error(path, lines) from None
+    problems: list[str] = []
+    secrets = _Secrets(path, env, problems)
+    conn = raw.connection
+    terminal_password = secrets.get(conn, "connection", "terminal_password", required=False)
     login: Login | None = None
-    login_table = _table(doc, "login", path)
-    if login_table is not None:
-        reader = _Reader(login_table, "[login] ", path, env)
-        user = reader.text("user", required=True)
-        password = reader.secret("password", required=True)
-        location = reader.text("location", "") or ""
-        reader.finish()
-        assert user is not None and password is not None
-        login = Login(user, password, location)
-
-    item: str | None = None
-    item_table = _table(doc, "item", path)
-    if item_table is not None:
-        reader = _Reader(item_table, "[item] ", path, env)
-        item = reader.text("barcode", required=True)
-        reader.finish()
-
-    invalid = _Reader(_table(doc, "invalid", path) or {}, "[invalid] ", path, env)
-    invalid_patron = invalid.text("patron", DEFAULT_INVALID_PATRON) or DEFAULT_INVALID_PATRON
-    invalid_item = invalid.text("item", DEFAULT_INVALID_ITEM) or DEFAULT_INVALID_ITEM
-    invalid.finish()
-
-    changes = _Reader(_table(doc, "changes", path) or {}, "[changes] ", path, env)
-    allow_changes = changes.flag("allow", False)
-    changes.finish()
-
-    lockout = _Reader(_table(doc, "lockout", path) or {}, "[lockout] ", path, env)
-    attempts = int(lockout.number("attempts", 5, minimum=1, integer=True))
-    lockout.finish()
-
-    kiosk = _Reader(_table(doc, "kiosk", path) or {}, "[kiosk] ", path, env)
-    expectations = KioskExpectations(
-        login_first=kiosk.flag("login_first", True), end_session=kiosk.flag("end_session", True)
-    )
-    kiosk.finish()
-
-    patron = _patron(doc, "patron", path, env)
-    second = _patron(doc, "second_patron", path, env)
+    if raw.login is not None:
+        password = secrets.get(raw.login, "login", "password", required=True)
+        if password is not None:
+            login = Login(raw.login.user, password, raw.login.location)
+    patrons: list[Patron | None] = []
+    for where, table in (("patron", raw.patron), ("second_patron", raw.second_patron)):
+        pin = None if table is None else secrets.get(table, where, "pin", required=False)
+        patrons.append(None if table is None else Patron(table.barcode, pin))
+    patron, second = patrons
+    item = raw.item.barcode if raw.item is not None else None
     barcodes = [p.barcode for p in (patron, second) if p is not None]
-    if invalid_patron in barcodes:
-        raise ProfileError(f"{path}: [invalid] patron: must differ from the real patrons")
-    if item is not None and invalid_item == item:
-        raise ProfileError(f"{path}: [invalid] item: must differ from [item] barcode")
+    if raw.invalid.patron in barcodes:
+        problems.append("invalid.patron: must differ from the real patrons")
+    if item is not None and raw.invalid.item == item:
+        problems.append("invalid.item: must differ from [item] barcode")
     if len(set(barcodes)) != len(barcodes):
-        raise ProfileError(f"{path}: [second_patron] barcode: must differ from [patron]")
-
+        problems.append("second_patron.barcode: must differ from [patron]")
+    if problems:
+        raise _error(path, problems)
     return Profile(
-        name=name,
-        encoding=encoding,
-        error_detection=error_detection,  # type: ignore[arg-type]
-        terminator=terminator,  # type: ignore[arg-type]
-        timeout=float(timeout),
-        institution_id=institution,
-        terminal_password=terminal_password,
-        status_before_login=status_before_login,
+        name=raw.name if raw.name is not None else path.stem,
+        encoding=conn.encoding,
+        error_detection=conn.error_detection,
+        terminator=conn.terminator,
+        timeout=conn.timeout,
+        institution_id=conn.institution_id,
+        terminal_password=terminal_password or Secret(""),
+        status_before_login=conn.status_before_login,
         login=login,
         patron=patron,
         second_patron=second,
         item=item,
-        invalid_patron=invalid_patron,
-        invalid_item=invalid_item,
-        allow_changes=allow_changes,
-        lockout_attempts=attempts,
-        kiosk=expectations,
+        invalid_patron=raw.invalid.patron,
+        invalid_item=raw.invalid.item,
+        allow_changes=raw.changes.allow,
+        lockout_attempts=raw.lockout.attempts,
+        kiosk=raw.kiosk,
         source=str(path),
     )
+
+
+def _error(path: Path, problems: list[str]) -> ProfileError:
+    """Every problem of the file on one line, for the person running the suite."""
+    return ProfileError(f"{path}: {'; '.join(problems)}")
 
 
 def load_profile(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Profile:

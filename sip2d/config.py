@@ -13,12 +13,12 @@ import dataclasses
 import logging
 import os
 import tomllib
-import types
-import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sip2d.tomlschema import Problem, Range, Rule, SchemaError, load
 
 DEFAULT_PORT = 6001
 # Where Debian-like systems name the host's zone, and the symlink every systemd host has.
@@ -29,14 +29,73 @@ log = logging.getLogger("sip2d.config")
 
 
 class ConfigError(Exception):
-    """A configuration file or value that cannot be used; the message names the key."""
+    """A configuration file or value that cannot be used; the message names the key.
+
+    ``problems`` holds every mistake found in the file, one line each with its key path.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
+
+
+def _address_problem(text: str) -> str | None:
+    try:
+        parse_address(text, "")
+    except ConfigError:
+        return f"expected HOST:PORT (port 0..65535, [v6]:PORT for IPv6), got {text!r}"
+    return None
+
+
+def _optional_address_problem(text: str) -> str | None:
+    return _address_problem(text) if text else None
+
+
+def _currency_problem(code: str) -> str | None:
+    import pycountry  # loaded only when a config is checked: its tables are large
+
+    if len(code) == 3 and code.isupper() and pycountry.currencies.get(alpha_3=code) is not None:
+        return None
+    return f"expected an ISO 4217 currency code such as USD, EUR or GBP, got {code!r}"
+
+
+SUPPORTED_DATABASES = "sqlite:///PATH and postgresql+psycopg://USER:PASSWORD@HOST/DB"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot name a sip2d database (scheme, driver, dialect), or None."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    scheme = url.partition("://")[0]
+    if scheme in ("postgres", "postgres+psycopg"):
+        return f"the scheme {scheme}:// is not understood; write postgresql+psycopg://..."
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return f"not a database URL; sip2d supports {SUPPORTED_DATABASES}"
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite" and driver == "pysqlite":
+        return None
+    if backend == "postgresql" and driver == "psycopg":
+        return None
+    if backend == "postgresql":
+        return f"{parsed.drivername}:// selects a driver sip2d does not use; write postgresql+psycopg://..."
+    return f"unsupported database {parsed.drivername!r}; sip2d supports {SUPPORTED_DATABASES}"
+
+
+DatabaseUrl = Annotated[
+    str, Rule(database_url_problem, "sqlite:///PATH or postgresql+psycopg://...")
+]
+# A listening address, checked when the file is loaded.
+Address = Annotated[str, Rule(_address_problem, "HOST:PORT; [v6]:PORT for IPv6")]
 
 
 @dataclasses.dataclass(frozen=True)
 class ListenerConfig:
     """One listening socket."""
 
-    address: str = f"127.0.0.1:{DEFAULT_PORT}"
+    address: Address = f"127.0.0.1:{DEFAULT_PORT}"
     tls: bool = False
     cert_file: str = ""
     key_file: str = ""
@@ -44,6 +103,10 @@ class ListenerConfig:
     allow_status_before_login: bool = True
     # Kiosks configured without 93: bind every connection on this listener to one account.
     login_account: str = ""
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.tls and not (self.cert_file and self.key_file):
+            yield "tls", "tls = true needs cert_file and key_file"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,21 +116,21 @@ class ServerConfig:
     institution_id: str = "MAIN"
     library_name: str = "sip2d Library"
     # ISO 4217 code sent in BH and used for fees and payments.
-    currency: str = "USD"
-    max_connections: int = 20000
-    max_connections_per_address: int = 2000
-    login_timeout: float = 60.0
-    idle_timeout: float = 600.0
-    frame_timeout: float = 30.0
-    max_frame_bytes: int = 16 * 1024
-    max_consecutive_errors: int = 3
-    max_login_attempts: int = 3
-    shutdown_grace: float = 10.0
+    currency: Annotated[str, Rule(_currency_problem, "an ISO 4217 code such as USD or EUR")] = "USD"
+    max_connections: Annotated[int, Range(1)] = 20000
+    max_connections_per_address: Annotated[int, Range(1)] = 2000
+    login_timeout: Annotated[float, Range(0.1)] = 60.0
+    idle_timeout: Annotated[float, Range(0.1)] = 600.0
+    frame_timeout: Annotated[float, Range(0.1)] = 30.0
+    max_frame_bytes: Annotated[int, Range(64)] = 16 * 1024
+    max_consecutive_errors: Annotated[int, Range(1)] = 3
+    max_login_attempts: Annotated[int, Range(1)] = 3
+    shutdown_grace: Annotated[float, Range(0)] = 10.0
     # Seconds between database health checks (98 on-line status, /healthz, recovery).
-    health_check_interval: float = 5.0
+    health_check_interval: Annotated[float, Range(0.1)] = 5.0
     # 98 fixed fields: tenths of a second / count; 999 means unknown.
-    timeout_period: int = 100
-    retries_allowed: int = 3
+    timeout_period: Annotated[int, Range(0, 999)] = 100
+    retries_allowed: Annotated[int, Range(0, 999)] = 3
     # "Y" flags in 98 and BX are derived from what is implemented and permitted; these switch
     # whole message families off for a site that does not want them from kiosks.
     enable_fee_paid: bool = True
@@ -89,20 +152,26 @@ class ServerConfig:
 class DatabaseConfig:
     """Where circulation data lives. SQLite file path or PostgreSQL URL."""
 
-    url: str = "sqlite:///sip2d.db"
-    pool_size: int = 8
+    url: Annotated[
+        str, Rule(database_url_problem, "sqlite:///PATH or postgresql+psycopg://...")
+    ] = "sqlite:///sip2d.db"
+    pool_size: Annotated[int, Range(1)] = 8
     # SQLite durability of an acknowledged transaction: FULL survives power loss.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
-    sqlite_busy_timeout_ms: int = 5000
+    sqlite_busy_timeout_ms: Annotated[int, Range(0)] = 5000
 
 
 @dataclasses.dataclass(frozen=True)
 class Argon2Config:
     """argon2id cost. The defaults follow the OWASP minimum (19 MiB, t=2, p=1)."""
 
-    memory_kib: int = 19 * 1024
-    time_cost: int = 2
-    parallelism: int = 1
+    memory_kib: Annotated[int, Range(8)] = 19 * 1024
+    time_cost: Annotated[int, Range(1)] = 2
+    parallelism: Annotated[int, Range(1, 255)] = 1
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.memory_kib < 8 * self.parallelism:
+            yield "memory_kib", f"must be at least 8 * parallelism ({8 * self.parallelism})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,15 +186,15 @@ class AuthConfig:
     # Retired pepper files still accepted for verification while hashes are upgraded.
     old_pepper_files: list[str] = dataclasses.field(default_factory=list)
     # Threads that may run argon2 at once; 0 = number of CPU cores.
-    hash_threads: int = 0
+    hash_threads: Annotated[int, Range(0)] = 0
 
 
 @dataclasses.dataclass(frozen=True)
 class PinPolicyConfig:
     """Which PINs patrons may choose. Defaults mirror common library rules."""
 
-    min_length: int = 4
-    max_length: int = 4
+    min_length: Annotated[int, Range(1)] = 4
+    max_length: Annotated[int, Range(1)] = 4
     digits_only: bool = True
     reject_repeated_digit: bool = True
     reject_repeated_pair: bool = True
@@ -133,23 +202,27 @@ class PinPolicyConfig:
     use_builtin_denylist: bool = True
     denylist_file: str = ""
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if self.min_length > self.max_length:
+            yield "min_length", f"must not exceed max_length ({self.max_length})"
+
 
 @dataclasses.dataclass(frozen=True)
 class ThrottleConfig:
     """Online guessing limits. State lives in the database so daemons share it."""
 
-    max_failures: int = 5
-    lockout_minutes: float = 15.0
+    max_failures: Annotated[int, Range(1)] = 5
+    lockout_minutes: Annotated[float, Range(0)] = 15.0
     # A spray: many failures across different patrons from one kiosk account or address.
-    spray_window_minutes: float = 10.0
-    spray_slowdown_after: int = 10
-    spray_slowdown_seconds: float = 2.0
-    spray_block_after: int = 30
-    spray_block_minutes: float = 30.0
+    spray_window_minutes: Annotated[float, Range(0)] = 10.0
+    spray_slowdown_after: Annotated[int, Range(1)] = 10
+    spray_slowdown_seconds: Annotated[float, Range(0)] = 2.0
+    spray_block_after: Annotated[int, Range(1)] = 30
+    spray_block_minutes: Annotated[float, Range(0)] = 30.0
     # Failed 93 logins per client address and login name, and per address (a ceiling).
-    login_failures_per_login: int = 10
-    login_failures_per_address: int = 100
-    login_block_minutes: float = 15.0
+    login_failures_per_login: Annotated[int, Range(1)] = 10
+    login_failures_per_address: Annotated[int, Range(1)] = 100
+    login_block_minutes: Annotated[float, Range(0)] = 15.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +232,7 @@ class SessionConfig:
     # When 11 Checkout needs a PIN: always, once per patron session, or never.
     checkout_pin: Literal["always", "session", "never"] = "session"
     # Seconds a verified PIN stays valid for repeat presentation on the same connection.
-    pin_cache_seconds: float = 300.0
+    pin_cache_seconds: Annotated[float, Range(0)] = 300.0
     # Empty AD in 23/63: "omit" leaves CQ out, "reject" sends CQN.
     empty_pin: Literal["omit", "reject"] = "omit"
 
@@ -173,7 +246,7 @@ class LoggingConfig:
 @dataclasses.dataclass(frozen=True)
 class MetricsConfig:
     # Prometheus metrics and /healthz; empty disables the HTTP endpoint.
-    listen: str = ""
+    listen: Annotated[str, Rule(_optional_address_problem, "HOST:PORT, or empty")] = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,6 +263,10 @@ class Config:
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
 
+    def problems(self) -> Iterator[tuple[str, str]]:
+        if not self.listeners:
+            yield "listener", "at least one [[listener]] is required"
+
 
 def load_config(
     path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None
@@ -203,29 +280,55 @@ def load_config(
     env = os.environ if env is None else env
     raw: dict[str, Any] = {}
     base = Path.cwd()
+    where = "config"
     if path is not None:
         file = Path(path)
+        where = str(file)
         try:
             with file.open("rb") as fh:
                 raw = tomllib.load(fh)
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {file}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{file}: invalid TOML: {exc}") from None
         base = file.resolve().parent
     if "listener" in raw and "listeners" not in raw:
         raw["listeners"] = raw.pop("listener")
-    config: Config = _build(Config, raw, "")
-    url = env.get("SIP2D_DATABASE_URL") or config.database.url
-    url = resolve_sqlite_path(url, base)
+    problems: list[Problem] = []
+    try:
+        config: Config = load(Config, raw)
+    except SchemaError as exc:
+        problems.extend(exc.problems)
+        config = Config()
+    override = env.get("SIP2D_DATABASE_URL")
+    if override:
+        problem = database_url_problem(override)
+        if problem is not None:
+            problems.append(Problem("SIP2D_DATABASE_URL", problem))
+    url = resolve_sqlite_path(override or config.database.url, base)
     config = dataclasses.replace(config, database=dataclasses.replace(config.database, url=url))
     config = _resolve_files(config, base)
-    zone = resolve_time_zone(config.server, env)
-    config = dataclasses.replace(
-        config, server=dataclasses.replace(config.server, time_zone=zone.key)
-    )
-    validate(config)
+    try:
+        zone = resolve_time_zone(config.server, env)
+    except ConfigError as exc:
+        problems.append(Problem("", str(exc)))
+    else:
+        config = dataclasses.replace(
+            config, server=dataclasses.replace(config.server, time_zone=zone.key)
+        )
+    if problems:
+        raise _config_error(where, [str(p).replace("listeners[", "listener[") for p in problems])
     return config
+
+
+def _config_error(where: str, lines: list[str]) -> ConfigError:
+    """One line for one problem; a count and one indented line per problem otherwise."""
+    if len(lines) == 1:
+        return ConfigError(f"{where}: {lines[0]}", tuple(lines))
+    listing = "".join(f"\n  {line}" for line in lines)
+    return ConfigError(f"{where}: {len(lines)} problems:{listing}", tuple(lines))
 
 
 def resolve_time_zone(
@@ -335,29 +438,6 @@ def resolve_sqlite_path(url: str, base: Path) -> str:
     return url
 
 
-def validate(config: Config) -> None:
-    """Cross-field checks that the type-driven loader cannot express."""
-    if not config.listeners:
-        raise ConfigError("listeners: at least one listener is required")
-    for index, listener in enumerate(config.listeners):
-        where = f"listener[{index}]"
-        parse_address(listener.address, where + ".address")
-        if listener.tls and not (listener.cert_file and listener.key_file):
-            raise ConfigError(f"{where}: tls = true needs cert_file and key_file")
-    policy = config.pin_policy
-    if not 1 <= policy.min_length <= policy.max_length:
-        raise ConfigError("pin_policy: need 1 <= min_length <= max_length")
-    for name in ("timeout_period", "retries_allowed"):
-        value = getattr(config.server, name)
-        if not 0 <= value <= 999:
-            raise ConfigError(f"server.{name}: must be 0..999, got {value}")
-    if config.server.max_frame_bytes < 64:
-        raise ConfigError("server.max_frame_bytes: must be at least 64")
-    a2 = config.auth.argon2
-    if a2.memory_kib < 8 * a2.parallelism or a2.time_cost < 1 or a2.parallelism < 1:
-        raise ConfigError("auth.argon2: need time_cost >= 1, parallelism >= 1, memory_kib >= 8*p")
-
-
 def parse_address(text: str, where: str = "address") -> tuple[str, int]:
     """Split ``HOST:PORT`` or ``[v6]:PORT`` into host and port."""
     host, sep, port_text = text.rpartition(":")
@@ -366,53 +446,3 @@ def parse_address(text: str, where: str = "address") -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port_text)
-
-
-def _build(cls: type[Any], raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where or 'config'}: expected a table")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown key(s): {', '.join(unknown)}")
-    values = {
-        key: _convert(hints[key], value, f"{where}.{key}".lstrip(".")) for key, value in raw.items()
-    }
-    return cls(**values)
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
-        return _build(typing.cast(type[Any], hint), value, where)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list")
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            choices = ", ".join(repr(a) for a in allowed)
-            raise ConfigError(f"{where}: must be one of {choices}, got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover

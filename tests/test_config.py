@@ -50,12 +50,12 @@ def test_listener_tables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ("[throttle]\nmax_failurs = 3\n", "throttle: unknown key(s): max_failurs"),
+        ("[throttle]\nmax_failurs = 3\n", "throttle.max_failurs: unknown key"),
         ("[throttle]\nmax_failures = 'five'\n", "throttle.max_failures: expected a whole number"),
         ("[session]\ncheckout_pin = 'sometimes'\n", "session.checkout_pin: must be one of"),
         ("[server]\ntimeout_period = 1000\n", "server.timeout_period: must be 0..999"),
         ("[[listener]]\naddress = 'nowhere'\n", "expected HOST:PORT"),
-        ("[[listener]]\ntls = true\n", "tls = true needs cert_file and key_file"),
+        ("[[listener]]\ntls = true\n", "listener[0].tls: tls = true needs cert_file and key_file"),
         ("[database\n", "invalid TOML"),
         ("[server]\ntime_zone = 'Mars/Olympus'\n", "server.time_zone: unknown time zone"),
         ("[server]\ntime_zone = '/etc/localtime'\n", "server.time_zone: unknown time zone"),
@@ -172,3 +172,57 @@ def test_an_empty_zone_is_resolved_once_at_load_and_written_into_the_config() ->
     assert config.server.time_zone == "America/New_York"
     # Later lookups use the name, not whatever the host says by then.
     assert resolve_time_zone(config.server, {"TZ": "Asia/Tokyo"}) == ZoneInfo("America/New_York")
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    """#17 item 6: ranges, ISO 4217 codes and addresses are checked at load, all in one go."""
+    path = write(
+        tmp_path,
+        "[server]\nmax_connections = -5\nshutdown_grace = -1\ncurrency = 'DOLLARS'\n"
+        "[metrics]\nlisten = 'nope'\n[database]\nurl = 'postgres://u@h/db'\n"
+        "[auth.argon2]\ntime_cost = 0\n[throttle]\nmax_failurs = 3\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    keys = [line.split(":")[0] for line in info.value.problems]
+    assert keys == [
+        "server.currency",
+        "server.max_connections",
+        "server.shutdown_grace",
+        "database.url",
+        "auth.argon2.time_cost",
+        "throttle.max_failurs",
+        "metrics.listen",
+    ]
+    text = str(info.value)
+    assert text.startswith(f"{path}: 7 problems:")
+    assert "ISO 4217" in text and "'DOLLARS'" in text
+    assert "must be at least 1, got -5" in text
+    assert "postgresql+psycopg://" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("postgres://u@h/db", "the scheme postgres:// is not understood; write postgresql+psycopg"),
+        ("postgresql+psycopg2://u@h/db", "write postgresql+psycopg://"),
+        ("mysql://u@h/db", "unsupported database 'mysql'; sip2d supports sqlite:///PATH and"),
+        ("nonsense", "not a database URL"),
+    ],
+)
+def test_database_urls_get_a_hint(tmp_path: Path, url: str, needle: str) -> None:
+    """#17 item 8; also for the SIP2D_DATABASE_URL override."""
+    with pytest.raises(ConfigError, match=r"database\.url") as info:
+        load_config(write(tmp_path, f"[database]\nurl = {url!r}\n"), env={})
+    assert needle in str(info.value)
+    with pytest.raises(ConfigError, match="SIP2D_DATABASE_URL") as info:
+        load_config(None, env={"SIP2D_DATABASE_URL": url})
+    assert needle in str(info.value)
+
+
+def test_accepted_values_pass(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "[server]\ncurrency = 'EUR'\n[metrics]\nlisten = '127.0.0.1:0'\n"),
+        env={"SIP2D_DATABASE_URL": "postgresql+psycopg://u@h/db"},
+    )
+    assert config.server.currency == "EUR" and config.metrics.listen == "127.0.0.1:0"

@@ -3,7 +3,9 @@
 Run only with ``--allow-changes`` (or ``[changes] allow = true``): these checks check the
 profile's item out to the profile's patron. Every one of them checks the item back in before it
 ends, whatever happened, and says so in its notes; a renewal made on the way is closed with the
-loan. Reference sections 7.6-7.9 and 7.15.
+loan. Only a loan the check made itself is undone: an item that 18 reports on loan or on the hold
+shelf, or a checkout answered as a renewal, is an unmet precondition, reported as skipped.
+Reference sections 7.6-7.9 and 7.15.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import asynccontextmanager
 
 from conformance import requests
 from conformance.checks.context import CheckSession
-from conformance.model import MUST, SHOULD, CheckFailed, check
+from conformance.model import MUST, SHOULD, CheckFailed, CheckSkipped, check
 from conformance.wire import Wire
 from sip2d.protocol import (
     CheckinResponse,
@@ -27,6 +29,8 @@ from sip2d.protocol import (
 
 GROUP = "Circulation (changes data)"
 CHARGED = frozenset({"04", "05"})
+# Statuses under which a checkout by the profile's patron would touch someone else's loan or hold.
+UNAVAILABLE = CHARGED | {"08"}
 
 
 def _reason(reply: CheckoutResponse | CheckinResponse) -> str:
@@ -48,16 +52,37 @@ async def on_loan(s: CheckSession) -> AsyncIterator[Loan]:
     barcode, pin = s.patron_pin()
     item = s.require_item()
     wire = await s.connect()
+    await require_available(s, wire, item)
     reply = await s.ask(wire, requests.checkout(s.profile, barcode, item, pin), CheckoutResponse)
     assert isinstance(reply, CheckoutResponse)
-    loan = Loan(wire, reply)
+    # Only a loan this check made is undone: a refused checkout made none, and a checkout
+    # answered as a renewal (BO renewal_ok) extended a loan the patron already had.
+    loan = Loan(wire, reply, returned=not reply.ok or reply.renewal_ok)
     try:
+        if reply.ok and reply.renewal_ok:
+            raise CheckSkipped(
+                f"precondition not met: item {item} was already on loan to the patron (the 12 "
+                "says renewal); it was left on loan. Name an available item in [item]"
+            )
         if not reply.ok:
             raise CheckFailed(f"the checkout of {item} was refused: {_reason(reply)}")
         yield loan
     finally:
         if not loan.returned:
             await restore(s, loan.wire, item)
+
+
+async def require_available(s: CheckSession, wire: Wire, item: str) -> None:
+    """Skip, with the reason, when 18 says the item is on loan or held (then it is not ours)."""
+    if not s.supports("17"):
+        return
+    reply = await s.ask(wire, requests.item_information(s.profile, item), ItemInformationResponse)
+    assert isinstance(reply, ItemInformationResponse)
+    if reply.circulation_status in UNAVAILABLE:
+        raise CheckSkipped(
+            f"precondition not met: item {item} is not available (18 circulation status "
+            f"{reply.circulation_status}); check it in or name an available item in [item]"
+        )
 
 
 async def restore(s: CheckSession, wire: Wire, item: str) -> None:

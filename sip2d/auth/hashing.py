@@ -342,3 +342,21 @@ def _split_record(record: str) -> tuple[str, str] | None:
     except InvalidHashError:
         return None
     return key_id, encoded
+
+
+def record_kind(record: str | None) -> tuple[str, str]:
+    """(pepper key id, hashing scheme with its cost) of a stored record, for census counts.
+
+    Never returns anything secret: the key id is public and the parameters are the cost. A
+    record that is neither sip2d's nor an importable bcrypt hash is ``("-", "unrecognised")``.
+    """
+    if record is None:
+        return "-", "none"
+    split = _split_record(record)
+    if split is not None:
+        key_id, encoded = split
+        p = extract_parameters(encoded)
+        return key_id, f"argon2id m={p.memory_cost} t={p.time_cost} p={p.parallelism}"
+    if record.startswith(("$2a$", "$2b$", "$2y$")):
+        return "-", "bcrypt (imported, replaced at next use)"
+    return "-", "unrecognised"

@@ -4,8 +4,9 @@
 source, written to a new file that only its owner can read, never printed. Replacing an existing
 pepper file needs ``--force`` because every hash made under it stops verifying unless the old
 file stays listed in ``auth.old_pepper_files``. ``status`` shows which pepper key ids and argon2
-parameters the configuration yields (never a key), and ``measure`` times a verification per
-parameter profile on this machine, to choose the cost with numbers.
+parameters the configuration yields (never a key) and how many stored records use each, which is
+how an operator knows a rotation is finished; ``measure`` times a verification per parameter
+profile on this machine, to choose the cost with numbers.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import click
 
-from sip2d.auth.hashing import PROFILES, Pepper, PepperError, PinHasher
+from sip2d.auth.hashing import PROFILES, Pepper, PepperError, PinHasher, record_kind
 from sip2d.cli.common import CliState, pass_state
+from sip2d.cli.db import open_database
 from sip2d.config import Argon2Config
+from sip2d.storage.hash_census import count_secret_records
 
 
 @click.group(name="auth")
@@ -87,13 +90,40 @@ def _hasher(state: CliState) -> PinHasher:
 @command.command("status")
 @pass_state
 def status(state: CliState) -> None:
-    """Show the configured pepper key ids and argon2 parameters (never a key)."""
+    """Show the pepper key ids and argon2 parameters, and how many stored records use each.
+
+    Rotation is finished when no record is counted under an old key id or old parameters.
+    """
     hasher = _hasher(state)
     p = state.config.auth.argon2
     click.echo(f"current pepper key id: {hasher.key_id}")
     old = hasher.old_key_ids
     click.echo(f"old pepper key ids:    {', '.join(old) if old else '(none)'}")
+    configured = f"argon2id m={p.memory_kib} t={p.time_cost} p={p.parallelism}"
     click.echo(f"argon2id:              m={p.memory_kib} KiB, t={p.time_cost}, p={p.parallelism}")
+    with open_database(state) as engine, engine.connect() as conn:
+        census = count_secret_records(conn, record_kind)
+    click.echo("stored records by pepper key id and hashing parameters:")
+    if not census:
+        click.echo("  (none)")
+    for (kind, key_id, scheme), count in sorted(census.items()):
+        click.echo(
+            f"  {count:>9}  {kind:<15}  key {key_id:<8}  {scheme:<32}  "
+            f"{_verdict(key_id, scheme, hasher, configured)}"
+        )
+
+
+def _verdict(key_id: str, scheme: str, hasher: PinHasher, configured: str) -> str:
+    """What happens to records of this kind: current, upgraded on next use, or lost."""
+    if scheme == "none":
+        return "no PIN set"
+    if key_id == "-":
+        return "" if scheme.startswith("bcrypt") else "will not verify"
+    if key_id == hasher.key_id:
+        return "current" if scheme == configured else "re-hashed at next use (old parameters)"
+    if key_id in hasher.old_key_ids:
+        return "old pepper: re-hashed at next use"
+    return "UNKNOWN pepper: will not verify (restore its file to auth.old_pepper_files)"
 
 
 @command.command("measure")

@@ -18,6 +18,7 @@ from typing import Any
 import click
 import trio
 
+from sip2d.cli.failures import connection_failure
 from sip2d.client import ClientError, SipClient
 from sip2d.config import ConfigError, parse_address
 from sip2d.protocol import (
@@ -236,7 +237,7 @@ def command(
     try:
         received = trio.run(_session, target, password, act)
     except (ClientError, OSError, trio.BrokenResourceError) as exc:
-        raise click.ClickException(f"{host}:{port}: {exc}") from None
+        raise click.ClickException(f"{host}:{port}: {connection_failure(exc, tls=tls)}") from None
     except ProtocolError as exc:
         raise click.ClickException(f"undecodable response: {exc}") from None
     print_response(received, show_raw)

@@ -36,10 +36,15 @@ def storage_errors() -> Iterator[None]:
 
 
 @contextmanager
-def open_database(state: CliState, *, check_schema: bool = True) -> Iterator[Engine]:
-    """A connected engine for the configured database, disposed of on exit."""
+def open_database(
+    state: CliState, *, check_schema: bool = True, create: bool = False
+) -> Iterator[Engine]:
+    """A connected engine for the configured database, disposed of on exit.
+
+    Only ``create`` (``db upgrade``) may bring a new SQLite file into being.
+    """
     with storage_errors():
-        engine = open_engine(state.config.database)
+        engine = open_engine(state.config.database, create=create)
         try:
             if check_schema:
                 check_schema_current(engine)
@@ -68,7 +73,7 @@ def upgrade_command(state: CliState, sql: bool) -> None:
         with storage_errors():
             write_upgrade_sql(url, sys.stdout)
         return
-    with open_database(state, check_schema=False) as engine:
+    with open_database(state, check_schema=False, create=True) as engine:
         before = revision_of(engine)
         upgrade_engine(engine)
         after = revision_of(engine)

@@ -19,12 +19,12 @@ from sip2d.storage.demo import seed_demo
 @click.option(
     "--reset",
     is_flag=True,
-    help="Delete the demo patrons, items, kiosk account and their loans, holds and fees, "
-    "then seed them afresh (other data is left alone).",
+    help="Delete the rows the demo created (recorded as demo data) with their loans, holds "
+    "and fees, then seed them afresh.",
 )
 @pass_state
 def command(state: CliState, reset: bool) -> None:
-    """Seed a small demo library (never on a production database)."""
+    """Seed a small demo library into an empty database (refuses one with other data)."""
     with open_database(state) as engine:
         data = seed_demo(
             engine,

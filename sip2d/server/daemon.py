@@ -33,6 +33,7 @@ from sip2d.server.context import ServerContext
 from sip2d.server.dispatch import Dispatcher
 from sip2d.server.http import handle_http
 from sip2d.server.logs import configure_logging
+from sip2d.storage.connect import first_line
 
 log = logging.getLogger("sip2d.server")
 
@@ -71,6 +72,19 @@ async def open_listeners(
     return opened
 
 
+async def open_metrics_listeners(config: Config) -> list[trio.SocketListener]:
+    """The metrics sockets, opened before serving so a taken port is one line, not a crash."""
+    if not config.metrics.listen:
+        return []
+    host, port = parse_address(config.metrics.listen, "metrics.listen")
+    try:
+        return await trio.open_tcp_listeners(port, host=host or None)
+    except OSError as exc:
+        raise ConfigError(
+            f"metrics.listen: cannot listen on {config.metrics.listen}: {exc.strerror or exc}"
+        ) from None
+
+
 def bound_addresses(listeners: list[trio.abc.Listener[trio.abc.Stream]]) -> list[tuple[str, int]]:
     found: list[tuple[str, int]] = []
     for listener in listeners:
@@ -104,13 +118,14 @@ class Daemon:
     async def run(self, *, task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED) -> None:
         ctx = self.ctx
         opened = await open_listeners(ctx.config)
+        metrics_listeners = await open_metrics_listeners(ctx.config)
         async with trio.open_nursery() as daemon_nursery:
             daemon_nursery.start_soon(self._health_loop)
             daemon_nursery.start_soon(self._timekeeper)
             # Outlives the connection nursery: draining kiosks can still commit their writes.
             await daemon_nursery.start(ctx.db.run_writer)
-            if ctx.config.metrics.listen:
-                await daemon_nursery.start(self._serve_metrics)
+            if metrics_listeners:
+                await daemon_nursery.start(self._serve_metrics, metrics_listeners)
             async with trio.open_nursery() as connection_nursery:
                 self._connection_nursery = connection_nursery
                 all_streams = []
@@ -228,7 +243,10 @@ class Daemon:
                 await ctx.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
         except Exception as exc:
             if ctx.health.online:
-                log.error("database unavailable", extra={"error": type(exc).__name__})
+                log.error(
+                    "database unavailable",
+                    extra={"error": f"{type(exc).__name__}: {first_line(exc)}"},
+                )
             ctx.health.failed(exc)
             ctx.metrics.db_online.set(0)
             return False
@@ -239,10 +257,11 @@ class Daemon:
         return True
 
     async def _serve_metrics(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+        self,
+        listeners: list[trio.SocketListener],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        host, port = parse_address(self.ctx.config.metrics.listen, "metrics.listen")
-        listeners = await trio.open_tcp_listeners(port, host=host or None)
         self.metrics_address = bound_addresses(list(listeners))[0]
         log.info(
             "metrics listening",
@@ -280,8 +299,17 @@ class Daemon:
         except ConfigError as exc:
             log.error("reload failed, keeping the running configuration", extra={"error": str(exc)})
             return
-        if new.listeners != old.listeners or new.database != old.database or new.auth != old.auth:
-            log.warning("reload: listener, database and auth changes take effect after a restart")
+        pending = [
+            key
+            for section, name in (("listeners", "listener"), ("database", ""), ("auth", ""))
+            for key in changed_keys(getattr(old, section), getattr(new, section), name or section)
+        ]
+        if pending:
+            log.warning(
+                "reload: these changes take effect only after a restart: %s",
+                ", ".join(pending),
+                extra={"restart_needed": pending},
+            )
         applied = dataclasses.replace(
             old,
             server=new.server,
@@ -293,6 +321,27 @@ class Daemon:
         self.ctx.apply(applied)
         configure_logging(applied.logging.level, applied.logging.format)
         log.info("configuration reloaded", extra={"file": str(Path(self.config_path))})
+
+
+def changed_keys(old: Any, new: Any, where: str) -> list[str]:
+    """The dotted keys whose values differ between two configuration values."""
+    if old == new:
+        return []
+    if dataclasses.is_dataclass(old) and type(old) is type(new):
+        return [
+            key
+            for field in dataclasses.fields(old)
+            for key in changed_keys(
+                getattr(old, field.name), getattr(new, field.name), f"{where}.{field.name}"
+            )
+        ]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            key
+            for index, (before, after) in enumerate(zip(old, new, strict=True))
+            for key in changed_keys(before, after, f"{where}[{index}]")
+        ]
+    return [where]
 
 
 def run_blocking(build: Callable[[], ServerContext], config_path: str | None) -> None:

@@ -42,6 +42,7 @@ from sip2d.server.handlers.context import (
     Result,
 )
 from sip2d.server.handlers.permissions import Permissions
+from sip2d.storage.connect import first_line
 from sip2d.storage.errors import StorageError
 from sip2d.storage.queries import get_account_by_login
 
@@ -101,7 +102,7 @@ class Dispatcher:
                 extra={
                     "conn": session.connection_id,
                     "msg_id": type(message).MESSAGE_ID,
-                    "error": type(exc).__name__,
+                    "error": f"{type(exc).__name__}: {first_line(exc)}",
                 },
             )
             return Result(ctx.refusal(message, MSG_OFFLINE), "db_error")

@@ -8,11 +8,13 @@ that opens a database goes through here so an operator sees one line naming the 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from sip2d.config import DatabaseConfig
+from sip2d.config import DatabaseConfig, database_url_problem
 from sip2d.storage.engine import make_engine
 from sip2d.storage.errors import DatabaseUnavailable
 
@@ -34,15 +36,57 @@ def first_line(exc: BaseException) -> str:
     return type(inner).__name__
 
 
-def connect_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
-    """:func:`make_engine` that reports a bad URL or missing driver as DatabaseUnavailable."""
+def connect_engine(
+    config: DatabaseConfig, *, url: str | None = None, create: bool = False
+) -> Engine:
+    """:func:`make_engine` that reports a bad URL or missing driver as DatabaseUnavailable.
+
+    A SQLite file that does not exist is refused unless ``create`` (only ``sip2d db upgrade``
+    and the self-contained demo create databases): a typo in the path must not leave an empty
+    database behind and run against it.
+    """
     target = url or config.url
+    problem = database_url_problem(target)
+    if problem is not None:
+        raise DatabaseUnavailable(f"cannot use database URL {display_url(target)}: {problem}")
+    if not create:
+        require_sqlite_file(target)
     try:
         return make_engine(config, url=target)
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+    except (ImportError, NoSuchModuleError) as exc:
+        if make_url(target).get_backend_name() == "postgresql":
+            raise DatabaseUnavailable(
+                f"cannot use database URL {display_url(target)}: the PostgreSQL driver psycopg "
+                "is not installed; install sip2d with its extra: pip install 'sip2d[postgres]'"
+            ) from None
         raise DatabaseUnavailable(
             f"cannot use database URL {display_url(target)}: {first_line(exc)}"
         ) from None
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(
+            f"cannot use database URL {display_url(target)}: {first_line(exc)}"
+        ) from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///`` URL names; None for other databases and in-memory ones."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:") or parsed.query.get("uri"):
+        return None  # SQLite URI filenames carry their own mode=rwc/ro
+    return Path(name).resolve()
+
+
+def require_sqlite_file(url: str) -> None:
+    """DatabaseUnavailable naming the full path when ``url`` is a SQLite file that is absent."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        raise DatabaseUnavailable(
+            f"database file {path} does not exist (check [database] url; "
+            "`sip2d db upgrade` creates a new database)"
+        )
 
 
 def probe(engine: Engine) -> None:
@@ -57,9 +101,9 @@ def probe(engine: Engine) -> None:
         ) from None
 
 
-def open_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
+def open_engine(config: DatabaseConfig, *, url: str | None = None, create: bool = False) -> Engine:
     """An engine that has been shown to connect. The caller disposes of it."""
-    engine = connect_engine(config, url=url)
+    engine = connect_engine(config, url=url, create=create)
     try:
         probe(engine)
     except BaseException:

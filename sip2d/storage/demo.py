@@ -10,23 +10,27 @@ by design: they exist to be typed into a test kiosk, and are printed by ``sip2d 
 seed a production database.
 
 Dates are relative to ``now`` so the overdue loan is always overdue and the expired card always
-expired. Seeding is idempotent: it does nothing when the demo patrons exist, unless ``reset``
-asks to delete the demo rows (and only those) and seed them afresh.
+expired. Every row seeded is listed in ``demo_records``, which is what makes demo data
+recognisable: seeding refuses a database holding any patron, item, kiosk account or loan policy
+not listed there, is idempotent (nothing happens when the demo data is present), and ``reset``
+deletes only the listed rows, with what hangs off them, before seeding afresh.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Select, Table, delete, func, insert, or_, select, update
 
+from sip2d.storage.errors import StorageError
 from sip2d.storage.models import (
     BLOCKED_BY_STAFF,
     NOT_BLOCKED,
     PERMISSION_COLUMNS,
+    demo_records,
     fees,
     holds,
     items,
@@ -160,6 +164,15 @@ def demo_data(created: bool, institution_id: str = INSTITUTION_ID) -> DemoData:
     return DemoData(created, KIOSK_LOGIN, KIOSK_PASSWORD, institution_id, PATRONS, ITEMS)
 
 
+class DemoRefused(StorageError):
+    """The database holds data that ``sip2d demo`` did not create; the demo leaves it alone."""
+
+
+# The tables whose rows are a library's own records. Loans, holds, fees and payments hang off
+# them, so a database whose rows here are all demo rows holds only demo data.
+OWNED_TABLES: Sequence[Table] = (patrons, items, kiosk_accounts, loan_policies)
+
+
 def seed_demo(
     engine: Engine,
     hasher: Hasher,
@@ -168,16 +181,36 @@ def seed_demo(
     now: datetime | None = None,
     reset: bool = False,
 ) -> DemoData:
-    """Seed the demo library into a migrated database; see the module docstring."""
+    """Seed the demo library into a migrated database; see the module docstring.
+
+    Raises :class:`DemoRefused` when the database holds any patron, item, kiosk account or loan
+    policy that an earlier seeding did not record in ``demo_records``, or (without ``reset``)
+    when recorded demo data is incomplete, so the login printed is always one that exists.
+    """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     # Hash before the transaction: argon2 is slow and need not hold the write lock.
     pin_hashes = {p.barcode: hasher.hash(p.pin) for p in PATRONS if p.pin is not None}
     password_hash = hasher.hash(KIOSK_PASSWORD)
     with engine.execution_options(sqlite_write=True).begin() as conn:
-        present = conn.execute(
-            select(func.count()).where(patrons.c.barcode.in_([p.barcode for p in PATRONS]))
+        foreign = _foreign_rows(conn)
+        if foreign:
+            raise DemoRefused(
+                f"refusing: this database holds data that `sip2d demo` did not create "
+                f"({', '.join(foreign)}); the demo runs only on an empty database or its own "
+                "(point [database] url at a new file and run `sip2d db upgrade` first)"
+            )
+        recorded = conn.execute(
+            select(func.count())
+            .select_from(demo_records)
+            .where(demo_records.c.table_name != loan_policies.name)
         ).scalar_one()
-        if present and not reset:
+        if recorded and not reset:
+            missing = _missing_demo_rows(conn)
+            if missing:
+                raise DemoRefused(
+                    f"the demo data is incomplete ({', '.join(missing)} deleted or changed); "
+                    "run `sip2d demo --reset` to restore it"
+                )
             return demo_data(False, institution_id)
         if reset:
             _delete_demo_rows(conn)
@@ -185,10 +218,46 @@ def seed_demo(
     return demo_data(True, institution_id)
 
 
+def _recorded(table: Table) -> Select[tuple[int]]:
+    return select(demo_records.c.row_id).where(demo_records.c.table_name == table.name)
+
+
+def _foreign_rows(conn: Connection) -> list[str]:
+    """``"N patrons"`` for every owned table with rows the demo did not create."""
+    found = []
+    for table in OWNED_TABLES:
+        count = conn.execute(
+            select(func.count()).select_from(table).where(table.c.id.not_in(_recorded(table)))
+        ).scalar_one()
+        if count:
+            found.append(f"{count} {table.name}")
+    return found
+
+
+def _missing_demo_rows(conn: Connection) -> list[str]:
+    """Demo patrons, items and the kiosk account that are no longer as seeded."""
+    missing = []
+    for table, key, wanted in (
+        (patrons, patrons.c.barcode, [p.barcode for p in PATRONS]),
+        (items, items.c.barcode, [i.barcode for i in ITEMS]),
+        (kiosk_accounts, kiosk_accounts.c.login, [KIOSK_LOGIN]),
+    ):
+        present = set(conn.execute(select(key).where(table.c.id.in_(_recorded(table)))).scalars())
+        missing += [f"{table.name} {value}" for value in wanted if value not in present]
+    return missing
+
+
+def _record(conn: Connection, table: Table, ids: Iterable[int]) -> None:
+    rows = [{"table_name": table.name, "row_id": row_id} for row_id in ids]
+    if rows:
+        conn.execute(insert(demo_records), rows)
+
+
 def _delete_demo_rows(conn: Connection) -> None:
-    patron_ids = select(patrons.c.id).where(patrons.c.barcode.in_([p.barcode for p in PATRONS]))
-    item_ids = select(items.c.id).where(items.c.barcode.in_([i.barcode for i in ITEMS]))
-    account_ids = select(kiosk_accounts.c.id).where(kiosk_accounts.c.login == KIOSK_LOGIN)
+    """Delete the recorded demo rows and everything that hangs off them; nothing else."""
+    patron_ids = _recorded(patrons)
+    item_ids = _recorded(items)
+    account_ids = _recorded(kiosk_accounts)
     demo_fees = select(fees.c.id).where(
         or_(fees.c.patron_id.in_(patron_ids), fees.c.item_id.in_(item_ids))
     )
@@ -213,7 +282,8 @@ def _delete_demo_rows(conn: Connection) -> None:
     )
     conn.execute(delete(patrons).where(patrons.c.id.in_(patron_ids)))
     conn.execute(delete(items).where(items.c.id.in_(item_ids)))
-    conn.execute(delete(kiosk_accounts).where(kiosk_accounts.c.login == KIOSK_LOGIN))
+    conn.execute(delete(kiosk_accounts).where(kiosk_accounts.c.id.in_(account_ids)))
+    conn.execute(delete(demo_records).where(demo_records.c.table_name != loan_policies.name))
 
 
 def _insert(
@@ -266,12 +336,16 @@ def _insert(
     )
     if not conn.execute(select(func.count()).select_from(loan_policies)).scalar_one():
         conn.execute(insert(loan_policies), list(POLICIES))
+        _record(conn, loan_policies, conn.execute(select(loan_policies.c.id)).scalars())
 
     pid = _ids(conn, patrons, [p.barcode for p in PATRONS])
     iid = _ids(conn, items, [i.barcode for i in ITEMS])
     aid = conn.execute(
         select(kiosk_accounts.c.id).where(kiosk_accounts.c.login == KIOSK_LOGIN)
     ).scalar_one()
+    _record(conn, patrons, pid.values())
+    _record(conn, items, iid.values())
+    _record(conn, kiosk_accounts, [aid])
     conn.execute(
         insert(loans),
         [

@@ -60,7 +60,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     Raises :class:`~sip2d.storage.errors.DatabaseUnavailable` when it cannot be reached.
     """
-    engine = connect_engine(DatabaseConfig(url=url, pool_size=1))
+    engine = connect_engine(DatabaseConfig(url=url, pool_size=1), create=True)
     try:
         probe(engine)
         upgrade_engine(engine, revision)

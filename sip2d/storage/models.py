@@ -353,3 +353,20 @@ transaction_replies = cast(Table, TransactionReply.__table__)
 
 # What a kiosk account may do, one column each (the CLI names them in sip2d.cli.account).
 PERMISSION_COLUMNS = tuple(c.name for c in kiosk_accounts.c if c.name.startswith("can_"))
+
+
+class DemoRecord(Base):
+    """A row that ``sip2d demo`` created, so demo data is recognisable as such (issue #17).
+
+    ``sip2d demo`` refuses a database holding patrons, items, kiosk accounts or loan policies
+    that are not listed here, and ``--reset`` deletes only the listed rows (and the loans, holds
+    and fees hanging off them), never a site's own record that happens to share a demo barcode.
+    """
+
+    __tablename__ = "demo_records"
+
+    table_name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+demo_records = cast(Table, DemoRecord.__table__)

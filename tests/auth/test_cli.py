@@ -72,9 +72,11 @@ def test_status_shows_key_ids_and_parameters(tmp_path: Path) -> None:
         assert run("auth", "gen-pepper", "--out", str(path))[0] == 0
     config = write_config(
         tmp_path,
+        f'[database]\nurl = "sqlite:///{tmp_path / "db.sqlite"}"\n'
         f'[auth]\npepper_file = "{current}"\nold_pepper_files = ["{old}"]\n'
         "[auth.argon2]\nmemory_kib = 64\ntime_cost = 1\n",
     )
+    assert run("--config", str(config), "db", "upgrade")[0] == 0
     code, output = run("--config", str(config), "auth", "status")
     assert code == 0, output
     assert Pepper.from_file(current).key_id in output

@@ -81,20 +81,23 @@ pin_file = "pin.txt"
     ("text", "message"),
     [
         ("alow = true\n", "alow: unknown key"),
-        ('[connection]\nencoding = "ebcdic"\n', "[connection] encoding: must be one of"),
-        ('[connection]\ntimeout = "5"\n', "[connection] timeout: must be a number"),
-        ("[connection]\ntimeout = 0\n", "[connection] timeout: must be at least 0.05"),
-        ("[connection]\nstatus_before_login = 1\n", "status_before_login: must be true or false"),
-        ('[login]\nuser = "k"\n', "[login] password: missing"),
+        ('[connection]\nencoding = "ebcdic"\n', "connection.encoding: must be one of"),
+        ('[connection]\ntimeout = "5"\n', "connection.timeout: expected a number"),
+        ("[connection]\ntimeout = 0\n", "connection.timeout: must be at least 0.05"),
+        ("[connection]\nstatus_before_login = 1\n", "status_before_login: expected true or false"),
+        ('[login]\nuser = "k"\n', "login.password: missing"),
         ('[login]\nuser = "k"\npassword = "a"\npassword_env = "B"\n', "give only one of"),
         ('[login]\nuser = "k"\npassword_env = "NOPE"\n', "environment variable NOPE is not set"),
         ('[login]\nuser = "k"\npassword_file = "missing"\n', "password_file: cannot read"),
-        ('[patron]\npin = "1"\n', "[patron] barcode: missing (required)"),
+        ('[patron]\npin = "1"\n', "patron.barcode: missing (required)"),
         ('[patron]\nbarcode = "a|b"\n', "must not contain |"),
-        ('[patron]\nbarcode = "1"\n[invalid]\npatron = "1"\n', "must differ from the real"),
+        (
+            '[patron]\nbarcode = "1"\n[invalid]\npatron = "1"\n',
+            "invalid.patron: must differ from the real",
+        ),
         ('[item]\nbarcode = "1"\n[invalid]\nitem = "1"\n', "must differ from [item]"),
-        ("[lockout]\nattempts = 2.5\n", "must be a whole number"),
-        ("login = 3\n", "[login] must be a table"),
+        ("[lockout]\nattempts = 2.5\n", "lockout.attempts: expected a whole number"),
+        ("login = 3\n", "login: expected a table"),
         ("[login\n", "not valid TOML"),
     ],
 )
@@ -111,3 +114,17 @@ def test_a_secret_is_never_echoed_in_an_error(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as caught:
         load_profile(path, env={"PW": "s3cret|x"})
     assert "s3cret" not in str(caught.value)
+
+
+def test_every_mistake_of_a_profile_is_reported_at_once(tmp_path: Path) -> None:
+    """#17 item 6: the profile is read by the config loader and lists all its problems."""
+    path = write(
+        tmp_path, '[connection]\ntimeout = 0\nencoding = "ebcdic"\n[lockout]\nattemps = 3\n'
+    )
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path, env={})
+    text = str(caught.value)
+    for needle in ("connection.encoding: must be one of", "connection.timeout: must be at least",
+                   "lockout.attemps: unknown key"):  # fmt: skip
+        assert needle in text
+    assert "\n" not in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import logging
 import os
 import signal
@@ -96,6 +97,13 @@ async def test_database_outage_then_recovery(
     logging.getLogger("sip2d").removeHandler(handler)
     # The failing database produced errors in the log, and never the PIN or the password.
     assert '"event": "database error"' in captured.getvalue()
+    # #17 item 9: each names the driver's reason, not only the exception class.
+    errors = [
+        json.loads(line)["error"]
+        for line in captured.getvalue().splitlines()
+        if '"event": "database' in line and '"error"' in line
+    ]
+    assert errors and all(": " in error and len(error) > 30 for error in errors), errors
     assert_secret_absent(ALICE[1], captured.getvalue())
     assert_secret_absent(KIOSK[1], captured.getvalue())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select, update
 
 from sip2d.auth.hashing import PinHasher
@@ -88,9 +89,7 @@ def test_seeding_twice_changes_nothing(engine: Engine, hasher: PinHasher) -> Non
         assert conn.execute(select(func.count()).select_from(loans)).scalar() == 2
 
 
-def test_reset_restores_demo_rows_and_keeps_the_rest(engine: Engine, hasher: PinHasher) -> None:
-    mine_patron = add_patron(engine, "9000001", name="Real Patron")
-    mine_item = add_item(engine, "9900001", title="Real Book")
+def test_reset_restores_demo_rows(engine: Engine, hasher: PinHasher) -> None:
     demo.seed_demo(engine, hasher, now=NOW)
     with engine.begin() as conn:
         conn.execute(update(patrons).where(patrons.c.barcode == "2000001").values(blocked=True))
@@ -111,14 +110,48 @@ def test_reset_restores_demo_rows_and_keeps_the_rest(engine: Engine, hasher: Pin
         )
         assert conn.execute(select(func.count()).select_from(holds)).scalar() == 2
         assert conn.execute(select(func.count()).select_from(kiosk_accounts)).scalar() == 1
-        # Site data survives a demo reset: other patrons, items and the site's policies.
-        assert conn.execute(select(patrons.c.name).where(patrons.c.id == mine_patron)).scalar() == (
+        # Policies are site-wide rules: a reset leaves them as they were changed.
+        assert set(conn.execute(select(loan_policies.c.loan_days)).scalars()) == {99}
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_database_with_other_data_is_refused_untouched(
+    engine: Engine, hasher: PinHasher, reset: bool
+) -> None:
+    """#17 items 1-2: a real patron 2000001 and item 3000001 are never replaced by the demo's."""
+    mine_patron = add_patron(engine, "2000001", name="Real Patron")
+    mine_item = add_item(engine, "3000001", title="Real Book")
+    with pytest.raises(demo.DemoRefused, match=r"did not create \(1 patrons, 1 items\)"):
+        demo.seed_demo(engine, hasher, now=NOW, reset=reset)
+    with engine.connect() as conn:
+        assert conn.execute(select(patrons.c.id, patrons.c.name)).all() == [
+            (mine_patron, "Real Patron")
+        ]
+        assert conn.execute(select(items.c.id, items.c.title)).all() == [(mine_item, "Real Book")]
+        assert conn.execute(select(func.count()).select_from(kiosk_accounts)).scalar() == 0
+
+
+def test_real_data_added_to_a_demo_database_stops_the_reset(
+    engine: Engine, hasher: PinHasher
+) -> None:
+    demo.seed_demo(engine, hasher, now=NOW)
+    mine = add_patron(engine, "9000001", name="Real Patron")
+    with pytest.raises(demo.DemoRefused, match="1 patrons"):
+        demo.seed_demo(engine, hasher, now=NOW, reset=True)
+    with engine.connect() as conn:
+        assert conn.execute(select(patrons.c.name).where(patrons.c.id == mine)).scalar() == (
             "Real Patron"
         )
-        assert conn.execute(select(items.c.title).where(items.c.id == mine_item)).scalar() == (
-            "Real Book"
-        )
-        assert set(conn.execute(select(loan_policies.c.loan_days)).scalars()) == {99}
+        assert conn.execute(select(func.count()).select_from(patrons)).scalar() == 8
+
+
+def test_a_missing_demo_kiosk_is_reported_not_printed(engine: Engine, hasher: PinHasher) -> None:
+    demo.seed_demo(engine, hasher, now=NOW)
+    with engine.begin() as conn:
+        conn.execute(update(kiosk_accounts).values(login="renamed"))
+    with pytest.raises(demo.DemoRefused, match="kiosk_accounts kiosk"):
+        demo.seed_demo(engine, hasher, now=NOW)
+    assert demo.seed_demo(engine, hasher, now=NOW, reset=True).created
 
 
 def test_describe_lists_every_credential() -> None:
