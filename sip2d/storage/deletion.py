@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, select, update
 
 from sip2d.storage.errors import NotFound, StorageError
 from sip2d.storage.models import fees, holds, items, kiosk_accounts, loans, patrons, payments
@@ -54,20 +54,21 @@ def _obligations(conn: Connection, column: str, key: int) -> Obligations:
     return Obligations(int(open_loans), int(unpaid), int(cents))
 
 
-def _lookup(conn: Connection, table_name: str, key_column: str, key: str) -> int:
-    table = {"patrons": patrons, "items": items, "kiosk_accounts": kiosk_accounts}[table_name]
+def _locked_id(conn: Connection, table: Table, column: str, key: str, what: str) -> int:
+    """The id of the row whose ``column`` is ``key``, locked for the rest of the transaction
+    (PostgreSQL; SQLite's write transaction holds the only write lock), so a kiosk cannot lend
+    to a patron or an item while it is being deleted."""
     found = conn.execute(
-        select(table.c.id).where(table.c[key_column] == key).with_for_update()
+        select(table.c.id).where(table.c[column] == key).with_for_update()
     ).scalar_one_or_none()
     if found is None:
-        what = {"patrons": "patron", "items": "item", "kiosk_accounts": "kiosk account"}
-        raise NotFound(f"no {what[table_name]} with {key_column} {shown(key)}")
+        raise NotFound(f"no {what} with {column} {shown(key)}")
     return int(found)
 
 
 def delete_patron(conn: Connection, barcode: str, *, force: bool) -> dict[str, int]:
     """Delete a patron (and, when forced, what hangs off them); counts of what went."""
-    patron_id = _lookup(conn, "patrons", "barcode", barcode)
+    patron_id = _locked_id(conn, patrons, "barcode", barcode, "patron")
     owed = _obligations(conn, "patron_id", patron_id)
     if owed and not force:
         raise HasObligations(
@@ -96,7 +97,7 @@ def delete_patron(conn: Connection, barcode: str, *, force: bool) -> dict[str, i
 
 def delete_item(conn: Connection, barcode: str, *, force: bool) -> dict[str, int]:
     """Delete an item (and, when forced, its loans and holds); counts of what went."""
-    item_id = _lookup(conn, "items", "barcode", barcode)
+    item_id = _locked_id(conn, items, "barcode", barcode, "item")
     owed = _obligations(conn, "item_id", item_id)
     if owed and not force:
         raise HasObligations(
@@ -117,7 +118,7 @@ def delete_item(conn: Connection, barcode: str, *, force: bool) -> dict[str, int
 
 def delete_account(conn: Connection, login: str) -> dict[str, int]:
     """Delete a kiosk account; loans and payments it made keep their history without the link."""
-    account_id = _lookup(conn, "kiosk_accounts", "login", login)
+    account_id = _locked_id(conn, kiosk_accounts, "login", login, "kiosk account")
     gone = {
         "loans_unlinked": conn.execute(
             update(loans).where(loans.c.account_id == account_id).values(account_id=None)
