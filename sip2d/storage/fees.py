@@ -98,16 +98,19 @@ def list_fees(
     ]
 
 
-def get_fee(conn: Connection, fee_id: int) -> FeeRecord | None:
-    row = conn.execute(select(fees).where(fees.c.id == fee_id)).first()
-    return None if row is None else FeeRecord.from_row(row)
-
-
 def waive_fee(conn: Connection, fee_id: int, now: datetime) -> int | None:
     """Forgive what is still owed on a fee; the cents forgiven (0 when it was paid already), or
-    None when there is no such fee. The fee row is locked first (PostgreSQL; SQLite's write
-    transaction holds the only write lock), so a payment cannot land between read and write."""
-    row = conn.execute(select(fees).where(fees.c.id == fee_id).with_for_update()).first()
+    None when there is no such fee.
+
+    The patron's row is locked first, as a kiosk's 37 Fee Paid locks it
+    (:func:`sip2d.circulation.rules.fee_paid`), and the fee read after: a payment and a waiver
+    of one fee take turns instead of both counting the same money.
+    """
+    patron_id = conn.execute(select(fees.c.patron_id).where(fees.c.id == fee_id)).scalar()
+    if patron_id is None:
+        return None
+    conn.execute(select(patrons.c.id).where(patrons.c.id == patron_id).with_for_update())
+    row = conn.execute(select(fees).where(fees.c.id == fee_id)).first()
     if row is None:
         return None
     fee = FeeRecord.from_row(row)
