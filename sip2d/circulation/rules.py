@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
+from sip2d.storage.fees import add_fee
 from sip2d.storage.loans import close_loan, open_loan, renew_loan
 from sip2d.storage.models import (
     BLOCKED_BY_KIOSK,
@@ -146,27 +147,6 @@ _HOLD_READY = Prepared(
     .where(holds.c.id == bindparam("key"))
     .values(status="ready", item_id=bindparam("item_id"))
 )
-_INSERT_FEE = Prepared(
-    insert(fees)
-    .values(
-        patron_id=bindparam("patron_id"),
-        item_id=bindparam("item_id"),
-        fee_type=bindparam("fee_type"),
-        amount_cents=bindparam("cents"),
-        currency=bindparam("currency"),
-        description=bindparam("description"),
-        created_at=bindparam("now"),
-    )
-    .returning(fees.c.id)
-)
-_CHARGE_PATRON = Prepared(
-    update(patrons)
-    .where(patrons.c.id == bindparam("key"))
-    .values(
-        fine_balance_cents=patrons.c.fine_balance_cents + bindparam("cents"),
-        updated_at=bindparam("now"),
-    )
-)
 
 
 def _journal(
@@ -217,6 +197,14 @@ def patron_block_reason(patron: PatronRecord, policy: LoanPolicyRecord, now: dat
     return ""
 
 
+def overdue_fine_cents(policy: LoanPolicyRecord, days_late: int) -> int:
+    """The fine for returning one item ``days_late`` days late, capped by the policy's
+    ``max_fine_cents`` (0: no cap), so a long-lost book does not cost more than the library
+    decided."""
+    cents = days_late * policy.daily_fine_cents
+    return min(cents, policy.max_fine_cents) if policy.max_fine_cents > 0 else cents
+
+
 def format_cents(cents: int) -> str:
     sign = "-" if cents < 0 else ""
     cents = abs(cents)
@@ -225,32 +213,6 @@ def format_cents(cents: int) -> str:
 
 def _set_item_status(conn: Connection, item_id: int, status: str, now: datetime) -> None:
     _SET_ITEM_STATUS.run(conn, {"key": item_id, "status": status, "now": now})
-
-
-def _add_fee(
-    conn: Connection,
-    patron_id: int,
-    item_id: int | None,
-    fee_type: str,
-    cents: int,
-    currency: str,
-    description: str,
-    now: datetime,
-) -> int:
-    fee_id = _INSERT_FEE.scalar(
-        conn,
-        {
-            "patron_id": patron_id,
-            "item_id": item_id,
-            "fee_type": fee_type,
-            "cents": cents,
-            "currency": currency,
-            "description": description[:255],
-            "now": now,
-        },
-    )
-    _CHARGE_PATRON.run(conn, {"key": patron_id, "cents": cents, "now": now})
-    return int(fee_id)
 
 
 def _hold_for_other(conn: Connection, item: ItemRecord, patron_id: int) -> Any | None:
@@ -380,7 +342,7 @@ def _checkout_found(
     _FULFIL_HOLDS.run(conn, {"item_id": item.id, "patron_id": patron.id})
     fee: FeeNotice | None = None
     if item.checkout_fee_cents > 0:
-        fee_id = _add_fee(
+        fee_id = add_fee(
             conn, patron.id, item.id, "06", item.checkout_fee_cents, currency, "Rental fee", now
         )
         fee = FeeNotice(item.checkout_fee_cents, "06", currency, transaction_id=f"F{fee_id}")
@@ -516,8 +478,8 @@ def checkin(
         policy = resolve_loan_policy(conn, item.media_type, previous.profile)
         if policy.daily_fine_cents > 0 and when > loan.due_at:
             days = math.ceil((when - loan.due_at).total_seconds() / 86400)
-            cents = days * policy.daily_fine_cents
-            _add_fee(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
+            cents = overdue_fine_cents(policy, days)
+            add_fee(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
             message = f"Returned late: a fine of {format_cents(cents)} was added."
     hold = _FIRST_WAITING_HOLD.record(conn, HoldRecord, {"item_id": item.id, "title": item.title})
     alert = False

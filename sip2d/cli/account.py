@@ -23,10 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sip2d.cli.common import CliState, pass_state
-from sip2d.cli.db import open_database
+from sip2d.cli.db import open_database, writing
 from sip2d.cli.patron import load_hasher, parse_option, read_secret
 from sip2d.protocol.charset import SUPPORTED_ENCODINGS
 from sip2d.storage import values
+from sip2d.storage.audit import cli_actor, record_audit
+from sip2d.storage.deletion import delete_account
 from sip2d.storage.errors import AlreadyExists, NotFound
 from sip2d.storage.models import KioskAccount, kiosk_accounts
 
@@ -314,3 +316,24 @@ def checked_in_ok(state: CliState, login: str, answer: str) -> None:
 
     _update(state, login, change)
     click.echo(f"kiosk account {login}: a checkin of an item not on loan answers ok={int(wanted)}")
+
+
+@command.command("delete")
+@click.argument("login")
+@pass_state
+def delete(state: CliState, login: str) -> None:
+    """Delete a kiosk account; its loans and payments keep their history without the link.
+
+    A kiosk already logged in keeps its connection until it ends; `disable` refuses new logins
+    and can be undone.
+    """
+    with writing(state) as conn:
+        gone = delete_account(conn, login)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action="account.delete",
+            subject=f"account:{login}",
+            detail=gone,
+        )
+    click.echo(f"kiosk account {login} deleted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import click
 
@@ -27,3 +28,8 @@ class CliState:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def now_utc() -> datetime:
+    """The current time as the store keeps it: naive UTC (see :mod:`sip2d.storage.models`)."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sip2d.cli.common import CliState, pass_state
@@ -51,6 +51,24 @@ def open_database(
             yield engine
         finally:
             engine.dispose()
+
+
+@contextmanager
+def writing(state: CliState) -> Iterator[Connection]:
+    """One write transaction on the configured database: committed when the block ends,
+    rolled back when it raises (a refused delete leaves nothing half done)."""
+    with (
+        open_database(state) as engine,
+        engine.execution_options(sqlite_write=True).begin() as conn,
+    ):
+        yield conn
+
+
+@contextmanager
+def reading(state: CliState) -> Iterator[Connection]:
+    """A connection for reads on the configured database."""
+    with open_database(state) as engine, engine.connect() as conn:
+        yield conn
 
 
 @click.group(name="db")

@@ -7,6 +7,7 @@ patron disagree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import click
@@ -15,9 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sip2d.cli.common import CliState, pass_state
-from sip2d.cli.db import open_database
+from sip2d.cli.db import open_database, writing
 from sip2d.cli.patron import money, parse_option
 from sip2d.storage import values
+from sip2d.storage.audit import cli_actor, record_audit
+from sip2d.storage.deletion import delete_item
+from sip2d.storage.edits import update_item
 from sip2d.storage.errors import AlreadyExists, NotFound
 from sip2d.storage.models import Hold, Item, Loan, Patron
 
@@ -157,3 +161,77 @@ def list_(state: CliState, limit: int) -> None:
         click.echo(f"{item.barcode:<16} {item.media_type:<5} {status:<22} {item.title}")
     if total > len(rows):
         click.echo(f"({total - len(rows)} more; use --limit)")
+
+
+@command.command("update")
+@click.argument("barcode")
+@click.option("--title")
+@click.option("--author")
+@click.option("--media-type", metavar="CODE", help="SIP2 media type (3 digits).")
+@click.option("--location", help="Shelving location (permanent; current follows on checkin).")
+@click.option("--current-location", help="Where the item is now.")
+@click.option("--call-number")
+@click.option("--holding-library")
+@click.option(
+    "--status",
+    metavar="CODE",
+    help="SIP2 circulation status, 01-13 (e.g. 12 lost, 13 missing, 03 available).",
+)
+@click.option("--checkout-fee", metavar="AMOUNT", help="Fee to borrow it, e.g. 1.00 (0: none).")
+@pass_state
+def update(state: CliState, /, barcode: str, **given: str | None) -> None:
+    """Change the fields given and leave the others as they are."""
+    parsers: dict[str, tuple[str, Callable[[str], object]]] = {
+        "title": ("title", lambda v: values.text(v, 255, required=True)),
+        "author": ("author", lambda v: values.text(v, 255)),
+        "media_type": ("media_type", lambda v: values.code_in_range(v, 3, "001", 0, 999)),
+        "location": ("permanent_location", lambda v: values.text(v, 64)),
+        "current_location": ("current_location", lambda v: values.text(v, 64)),
+        "call_number": ("call_number", lambda v: values.text(v, 64)),
+        "holding_library": ("holding_library", lambda v: values.text(v, 64)),
+        "status": ("circulation_status", lambda v: values.code_in_range(v, 2, "03", 1, 13)),
+        "checkout_fee": ("checkout_fee_cents", values.amount_cents),
+    }
+    changes = {
+        column: parse_option("--" + option.replace("_", "-"), parse, raw)
+        for option, (column, parse) in parsers.items()
+        if (raw := given[option]) is not None
+    }
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    with writing(state) as conn:
+        update_item(conn, barcode, changes)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action="item.update",
+            subject=f"item:{barcode}",
+            detail={"fields": sorted(changes)},
+        )
+    click.echo(f"item {barcode} updated: {', '.join(sorted(changes))}")
+
+
+@command.command("delete")
+@click.argument("barcode")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete even when on loan or owed for (the loan and holds go; fees stay, unlinked).",
+)
+@pass_state
+def delete(state: CliState, barcode: str, force: bool) -> None:
+    """Delete an item with its loan history and holds; fees charged for it stay with the patron.
+
+    Refused while it is on loan or has unpaid fees, unless --force.
+    """
+    with writing(state) as conn:
+        gone = delete_item(conn, barcode, force=force)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action="item.delete",
+            subject=f"item:{barcode}",
+            detail={**gone, "forced": force},
+        )
+    forced = " (forced: it was on loan)" if gone["open_loans"] else ""
+    click.echo(f"item {barcode} deleted{forced}")

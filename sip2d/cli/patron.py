@@ -13,7 +13,7 @@ shared by ``account``, ``import`` and ``demo``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import TypeVar
 
@@ -25,10 +25,14 @@ from sqlalchemy.orm import Session
 from sip2d.auth.hashing import PepperError, PinHasher
 from sip2d.auth.policy import PinPolicy, PolicyError
 from sip2d.cli.common import CliState, pass_state
-from sip2d.cli.db import open_database
+from sip2d.cli.db import open_database, reading, writing
 from sip2d.storage import values
+from sip2d.storage.audit import cli_actor, record_audit
+from sip2d.storage.deletion import delete_patron
+from sip2d.storage.edits import search_patrons, update_patron
 from sip2d.storage.errors import AlreadyExists, NotFound
 from sip2d.storage.models import BLOCKED_BY_STAFF, NOT_BLOCKED, Fee, Hold, Item, Loan, Patron
+from sip2d.storage.records import PatronRecord
 from sip2d.storage.sqltime import utcnow
 
 T = TypeVar("T")
@@ -227,6 +231,12 @@ def list_(state: CliState, limit: int) -> None:
     with open_database(state) as engine, Session(engine) as session:
         total = session.scalar(select(func.count()).select_from(Patron)) or 0
         rows = session.scalars(select(Patron).order_by(Patron.barcode).limit(limit)).all()
+    _print_patrons(rows)
+    if total > len(rows):
+        click.echo(f"({total - len(rows)} more; use --limit)")
+
+
+def _print_patrons(rows: Sequence[Patron | PatronRecord]) -> None:
     today, now = _today(), _now()
     click.echo(f"{'BARCODE':<16} {'EXPIRES':<10}  {'FLAGS':<24} NAME")
     for p in rows:
@@ -243,8 +253,6 @@ def list_(state: CliState, limit: int) -> None:
             flags.append("locked")
         expires = p.expires_on.isoformat() if p.expires_on else "-"
         click.echo(f"{p.barcode:<16} {expires:<10}  {','.join(flags) or '-':<24} {p.name}")
-    if total > len(rows):
-        click.echo(f"({total - len(rows)} more; use --limit)")
 
 
 def _update(state: CliState, barcode: str, change: Callable[[Patron], None]) -> None:
@@ -339,3 +347,100 @@ def unlock(state: CliState, barcode: str) -> None:
 
     _update(state, barcode, change)
     click.echo(f"patron {barcode} unlocked")
+
+
+def _loan_limit(raw: str) -> int | None:
+    """A loan limit for one patron, or ``policy`` to take it from the loan policy again."""
+    return None if raw.strip().lower() == "policy" else values.optional_count(raw)
+
+
+@command.command("update")
+@click.argument("barcode")
+@click.option("--name", help="Full name as the kiosk shows it.")
+@click.option("--email", help="E-mail address ('' to remove).")
+@click.option("--phone", help="Telephone number ('' to remove).")
+@click.option("--address", help="Postal address ('' to remove).")
+@click.option("--expires", metavar="YYYY-MM-DD", help="Card expiry date ('' for never).")
+@click.option("--profile", help="Loan policy profile.")
+@click.option("--language", metavar="CODE", help="SIP2 language code.")
+@click.option(
+    "--loan-limit", metavar="N|policy", help="Open loans allowed, or 'policy' for the policy's."
+)
+@pass_state
+def update(state: CliState, /, barcode: str, **given: str | None) -> None:
+    """Change the fields given and leave the others as they are (PINs: `set-pin`)."""
+    parsers: dict[str, tuple[str, Callable[[str], object]]] = {
+        "name": ("name", lambda v: values.text(v, 255, required=True)),
+        "email": ("email", lambda v: values.text(v, 255)),
+        "phone": ("phone", lambda v: values.text(v, 64)),
+        "address": ("address", lambda v: values.text(v, 255)),
+        "expires": ("expires_on", values.iso_date),
+        "profile": ("profile", lambda v: values.text(v, 32, required=True)),
+        "language": ("language", lambda v: values.digits_code(v, 3, "000")),
+        "loan_limit": ("loan_limit", _loan_limit),
+    }
+    changes = {
+        column: parse_option("--" + option.replace("_", "-"), parse, raw)
+        for option, (column, parse) in parsers.items()
+        if (raw := given[option]) is not None
+    }
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    with writing(state) as conn:
+        update_patron(conn, barcode, changes)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action="patron.update",
+            subject=f"patron:{barcode}",
+            detail={"fields": sorted(changes)},
+        )
+    click.echo(f"patron {barcode} updated: {', '.join(sorted(changes))}")
+
+
+@command.command("delete")
+@click.argument("barcode")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete even with open loans or unpaid fees (they are deleted with the patron).",
+)
+@pass_state
+def delete(state: CliState, barcode: str, force: bool) -> None:
+    """Delete a patron with their loan history, holds and paid fees.
+
+    Refused while the patron has open loans or unpaid fees, unless --force.
+    """
+    with writing(state) as conn:
+        gone = delete_patron(conn, barcode, force=force)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action="patron.delete",
+            subject=f"patron:{barcode}",
+            detail={**gone, "forced": force},
+        )
+    lost = []
+    if gone["open_loans"]:
+        lost.append(f"{gone['open_loans']} open loan(s)")
+    if gone["unpaid_fees"]:
+        lost.append(f"{money(gone['unpaid_cents'])} unpaid")
+    extra = f" (forced: {' and '.join(lost)} went with it)" if lost else ""
+    click.echo(f"patron {barcode} deleted{extra}")
+
+
+@command.command("search")
+@click.argument("name")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@pass_state
+def search(state: CliState, name: str, limit: int) -> None:
+    """Find patrons whose name contains NAME (any case)."""
+    words = parse_option("NAME", lambda v: values.text(v, 255, required=True), name)
+    with reading(state) as conn:
+        rows, total = search_patrons(conn, words, limit)
+    if not rows:
+        click.echo(f"no patron's name contains {values.shown(words)}")
+        return
+    _print_patrons(rows)
+    if total > len(rows):
+        click.echo(f"({total - len(rows)} more; use --limit)")

@@ -11,7 +11,21 @@ Design choices:
 * Re-running updates. Rows are upserted by barcode (``INSERT .. ON CONFLICT DO UPDATE`` on
   both SQLite and PostgreSQL); only the columns present in the file are updated, so a file
   without a ``pin`` column never touches existing PINs, and one without ``location`` never
-  moves items. Rows apply in file order, so a barcode given twice ends as its last row says.
+  moves items. An empty cell does not erase what is stored either (exports often leave a
+  field blank when they have nothing to say), unless ``clear_empty`` is given; rows are
+  grouped by which cells they fill, one statement per group.
+* A barcode given twice in one file is a bad row, every time it appears: which of the two
+  the library meant is for a person to decide, not the file order. Pass 1 keeps one hash per
+  row to notice repeats (about 60 bytes a row); only when there are some does a further pass
+  find their lines.
+* Encodings and delimiters. The file is read in the encoding given (UTF-8 by default, with or
+  without a byte-order mark; cp1252, latin-1 and cp850 for older exports); a line that does not
+  decode is a bad row. The delimiter (``,``, ``;`` or tab) is the one that makes the header a
+  list of known columns.
+* Rejects keep the original bytes: a bad row is copied to the rejects file as it was read, in
+  the file's encoding and delimiter, with ``line`` and ``reason`` appended, so it can be fixed
+  and loaded again. The one exception is the PIN: where a file has a ``pin`` column, its
+  cell is blanked (the row is written again cell by cell, every other cell byte for byte).
 * PINs. A ``pin`` column is checked against the PIN policy in pass 1 and hashed in pass 2 by a
   thread pool (argon2 releases the GIL, so threads scale to the cores; hashing of a batch
   overlaps with writing the previous one). A clear PIN is never written anywhere: not to the
@@ -26,8 +40,10 @@ Design choices:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
+import io
 import os
 import re
 import time
@@ -53,10 +69,17 @@ MAX_REPORTED = 20
 # Columns the rejects file adds; ignored on import so a corrected rejects file can be loaded.
 REJECT_COLUMNS = ("line", "reason")
 PROGRESS_STEP = 256 * 1024
+ENCODINGS = ("utf-8", "cp1252", "latin-1", "cp850")
+DELIMITERS = (",", ";", "\t")
+# Decoding with this maps every byte to one character and back: cells cut out of raw bytes
+# this way are the original bytes in any of ENCODINGS (their delimiters and quotes are ASCII,
+# and no multi-byte UTF-8 sequence contains an ASCII byte).
+_BYTES = "latin-1"
 _BCRYPT = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 
-Progress = Callable[[str, int], None]
-"""Called with a phase name ("checking", "loading") and a number of bytes just read."""
+Progress = Callable[[str, int, int], None]
+"""Called with a phase name ("checking", "loading", ...), a number of bytes just read, and the
+line number reached."""
 
 
 class SecretHasher(Protocol):
@@ -233,37 +256,50 @@ class _Lines:
     """Decoded lines of a file opened in binary, with byte progress and undecodable lines.
 
     Reading bytes and decoding per line (instead of a text-mode file) lets the importer
-    count bytes for the progress bar and report a line that is not UTF-8 as a bad row rather
-    than dying in the middle of the file.
+    count bytes for the progress bar, report a line that does not decode as a bad row rather
+    than dying in the middle of the file, and keep the raw bytes of the record being read for
+    the rejects file.
     """
 
-    def __init__(self, fh: IO[bytes], phase: str, progress: Progress | None) -> None:
+    def __init__(
+        self, fh: IO[bytes], phase: str, progress: Progress | None, encoding: str = "utf-8"
+    ) -> None:
         self._fh = fh
         self._phase = phase
         self._progress = progress
+        self._encoding = encoding
         self._pending = 0
         self.line = 0
         self.undecodable: set[int] = set()
+        # (line number, raw bytes) of the lines read since the last record was taken.
+        self.raw: list[tuple[int, bytes]] = []
 
     def __iter__(self) -> Iterator[str]:
         for raw in self._fh:
             self.line += 1
+            self.raw.append((self.line, raw))
             if self._progress is not None:
                 self._pending += len(raw)
                 if self._pending >= PROGRESS_STEP:
-                    self._progress(self._phase, self._pending)
+                    self._progress(self._phase, self._pending, self.line)
                     self._pending = 0
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode(self._encoding)
             except UnicodeDecodeError:
                 self.undecodable.add(self.line)
-                text = raw.decode("utf-8", errors="replace")
+                text = raw.decode(self._encoding, errors="replace")
             if self.line == 1:
                 text = text.removeprefix("\ufeff")
             yield text
         if self._progress is not None and self._pending:
-            self._progress(self._phase, self._pending)
+            self._progress(self._phase, self._pending, self.line)
             self._pending = 0
+
+    def take_raw(self, start: int, end: int) -> bytes:
+        """The raw bytes of lines ``start``..``end``, forgetting every line read so far."""
+        taken = b"".join(raw for n, raw in self.raw if start <= n <= end)
+        self.raw = []
+        return taken
 
 
 @dataclasses.dataclass
@@ -271,15 +307,27 @@ class _Record:
     line: int
     cells: list[str]
     undecodable: bool
+    raw: bytes = b""
 
 
-def _records(path: Path, phase: str, progress: Progress | None) -> Iterator[_Record]:
+@dataclasses.dataclass(frozen=True)
+class FileFormat:
+    """How a file is written: its encoding and its delimiter."""
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+def _records(
+    path: Path, phase: str, progress: Progress | None, fmt: FileFormat = FileFormat()
+) -> Iterator[_Record]:
     """Every non-blank record after the header, with the line it starts on."""
     with path.open("rb") as fh:
-        lines = _Lines(fh, phase, progress)
-        reader = csv.reader(lines, strict=True)
+        lines = _Lines(fh, phase, progress, fmt.encoding)
+        reader = csv.reader(lines, strict=True, delimiter=fmt.delimiter)
         try:
             next(reader, None)  # the header, checked by read_header
+            lines.raw = []
             while True:
                 start = reader.line_num + 1
                 cells = next(reader, None)
@@ -287,39 +335,65 @@ def _records(path: Path, phase: str, progress: Progress | None) -> Iterator[_Rec
                     return
                 end = reader.line_num
                 if not cells:
+                    lines.raw = []
                     continue
                 bad = any(start <= n <= end for n in lines.undecodable)
                 lines.undecodable = {n for n in lines.undecodable if n > end}
-                yield _Record(start, cells, bad)
+                yield _Record(start, cells, bad, lines.take_raw(start, end))
         except csv.Error as exc:
             raise ImportFileError(
                 f"{path}: line {reader.line_num}: not valid CSV ({exc}); nothing was imported"
             ) from None
 
 
-def read_header(path: Path, kind: ImportKind) -> list[str]:
-    """The file's column names (trimmed, lower-case), checked against ``kind``."""
+def _header_line(path: Path, encoding: str) -> str:
     try:
         with path.open("rb") as fh:
             first = fh.readline()
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     try:
-        text = first.decode("utf-8").removeprefix("\ufeff")
+        text = first.decode(encoding).removeprefix("\ufeff")
     except UnicodeDecodeError:
-        raise ImportFileError(f"{path}: the header line is not UTF-8") from None
+        others = ", ".join(e for e in ENCODINGS if e != encoding)
+        raise ImportFileError(
+            f"{path}: the header line is not {_encoding_name(encoding)} "
+            f"(is the file in another encoding? --encoding takes {others})"
+        ) from None
     if not text.strip():
         raise ImportFileError(f"{path}: empty file (expected a header line with column names)")
-    try:
-        header = [name.strip().lower() for name in next(csv.reader([text], strict=True))]
-    except csv.Error as exc:
-        raise ImportFileError(f"{path}: line 1: not valid CSV ({exc})") from None
+    return text
+
+
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8" else encoding
+
+
+def detect_format(path: Path, kind: ImportKind, encoding: str = "utf-8") -> tuple[list[str], str]:
+    """The file's column names (trimmed, lower-case), checked against ``kind``, and the
+    delimiter that splits the header into the most known columns (``,`` on a tie)."""
+    if encoding not in ENCODINGS:
+        raise ImportFileError(f"encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
+    text = _header_line(path, encoding)
     accepted = accepted_columns(kind)
+    candidates: list[tuple[int, int, list[str], str]] = []
+    for rank, delimiter in enumerate(DELIMITERS):
+        try:
+            names = next(csv.reader([text], strict=True, delimiter=delimiter))
+        except csv.Error as exc:
+            if delimiter == ",":
+                raise ImportFileError(f"{path}: line 1: not valid CSV ({exc})") from None
+            continue
+        header = [name.strip().lower() for name in names]
+        known = sum(1 for n in header if n in accepted or n in REJECT_COLUMNS)
+        candidates.append((known, -rank, header, delimiter))
+    _, _, header, delimiter = max(candidates)
     unknown = [n for n in header if n not in accepted and n not in REJECT_COLUMNS]
     if unknown:
         raise ImportFileError(
             f"{path}: unknown column(s) {', '.join(map(repr, unknown))}; "
-            f"{kind.name} files may have: {', '.join(accepted)}"
+            f"{kind.name} files may have: {', '.join(accepted)} "
+            "(separated by commas, semicolons or tabs)"
         )
     duplicated = sorted({n for n in header if header.count(n) > 1})
     if duplicated:
@@ -327,7 +401,12 @@ def read_header(path: Path, kind: ImportKind) -> list[str]:
     missing = [n for n in kind.required if n not in header]
     if missing:
         raise ImportFileError(f"{path}: missing required column(s): {', '.join(missing)}")
-    return header
+    return header, delimiter
+
+
+def read_header(path: Path, kind: ImportKind, encoding: str = "utf-8") -> list[str]:
+    """The file's column names (trimmed, lower-case), checked against ``kind``."""
+    return detect_format(path, kind, encoding)[0]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -337,6 +416,8 @@ def read_header(path: Path, kind: ImportKind) -> list[str]:
 class _Parsed:
     barcode: str
     row: dict[str, Any]
+    # The fields whose cells were not empty: only these overwrite a stored value.
+    present: frozenset[str] = frozenset()
     # The clear PIN waiting to be hashed. Kept out of ``row`` so that nothing that prints or
     # stores ``row`` can ever carry it.
     pin: str | None = dataclasses.field(default=None, repr=False)
@@ -358,6 +439,9 @@ class _Parser:
         self.hash_at = header.index("pin_hash") if "pin_hash" in header else None
         self.hasher = hasher
         self.policy = policy
+        self.encoding = "utf-8"
+        # Barcodes that appear more than once in the file -> the lines they appear on.
+        self.repeated: dict[str, list[int]] = {}
         if (self.pin_at is not None or self.hash_at is not None) and hasher is None:
             raise ImportFileError("this file has a pin or pin_hash column but no hasher was given")
         if self.pin_at is not None and policy is None:
@@ -365,12 +449,17 @@ class _Parser:
 
     def parse(self, record: _Record) -> _Parsed | BadRow:
         if record.undecodable:
-            return BadRow(record.line, "not valid UTF-8")
+            return BadRow(
+                record.line, f"not valid {_encoding_name(self.encoding)} (see --encoding)"
+            )
         cells = record.cells
         if len(cells) != self.width:
             return BadRow(record.line, f"expected {self.width} fields, found {len(cells)}")
         row: dict[str, Any] = {}
+        present = []
         for index, spec in self.slots:
+            if cells[index].strip():
+                present.append(spec.name)
             try:
                 value = spec.parse(cells[index])
             except ValueError as exc:
@@ -379,7 +468,15 @@ class _Parser:
                 row[column] = value
             for column, derive in spec.derived:
                 row[column] = derive(value)
-        parsed = _Parsed(row["barcode"], row)
+        parsed = _Parsed(row["barcode"], row, frozenset(present))
+        lines = self.repeated.get(parsed.barcode)
+        if lines is not None:
+            others = ", ".join(str(n) for n in lines if n != record.line)
+            return BadRow(
+                record.line,
+                f"barcode {values.shown(parsed.barcode)} appears {len(lines)} times in this "
+                f"file (also on line {others}); keep one row",
+            )
         if self.kind.has_pins:
             problem = self._pin(cells, parsed)
             if problem is not None:
@@ -424,7 +521,7 @@ def importable_hash_problem(record: str, hasher: SecretHasher | None) -> str | N
 
 
 def upsert_statement(engine: Engine, kind: ImportKind, header: list[str]) -> Insert:
-    """INSERT .. ON CONFLICT (barcode) DO UPDATE for the columns this file carries."""
+    """INSERT .. ON CONFLICT (barcode) DO UPDATE for the columns named in ``header``."""
     table = kind.table
     on_postgresql = engine.dialect.name == "postgresql"
     ins: postgresql.Insert | sqlite.Insert = (
@@ -455,25 +552,40 @@ def _count(engine: Engine, table: Table) -> int:
 
 
 class _RejectsWriter:
-    """The rejects file: the original columns (PIN blanked) plus line and reason."""
+    """The rejects file: each bad row as it was read, plus ``line`` and ``reason`` cells.
 
-    def __init__(self, path: Path, header: list[str]) -> None:
+    Written in the file's own encoding and delimiter, so the rows keep their bytes and the
+    file loads again once corrected. Rows are copied verbatim unless the file has a ``pin``
+    column (blanked) or already has ``line``/``reason`` columns (replaced, not repeated): then
+    the row is cut into cells over its raw bytes and written again, each kept cell unchanged.
+    """
+
+    def __init__(self, path: Path, header: list[str], raw_header: bytes, fmt: FileFormat) -> None:
         self.path = path
+        self._fmt = fmt
         self._width = len(header)
         self._keep = [i for i, n in enumerate(header) if n not in REJECT_COLUMNS]
         self._pin_at = header.index("pin") if "pin" in header else None
-        self._header = [header[i] for i in self._keep] + list(REJECT_COLUMNS)
-        self._fh: IO[str] | None = None
-        self._writer: Any = None
+        self._verbatim = self._pin_at is None and len(self._keep) == self._width
+        self._raw_header = raw_header
+        self._fh: IO[bytes] | None = None
         self.count = 0
 
     def write(self, record: _Record, bad: BadRow) -> None:
         if self._fh is None:
-            self._fh = self.path.open("w", encoding="utf-8", newline="")
-            self._writer = csv.writer(self._fh)
-            self._writer.writerow(self._header)
-        self._writer.writerow([*self._cells(record.cells), str(bad.line), bad.reason])
+            self._fh = self.path.open("wb")
+            names = None
+            if not self._verbatim:
+                names = [self._cut(self._raw_header)[i] for i in self._keep]
+            self._fh.write(self._line(self._raw_header, names, list(REJECT_COLUMNS)))
+        cells = None if self._verbatim else self._cells(self._cut(record.raw))
+        self._fh.write(self._line(record.raw, cells, [str(bad.line), bad.reason]))
         self.count += 1
+
+    def _cut(self, raw: bytes) -> list[str]:
+        """The cells of one raw record, each as its bytes (decoded byte for byte)."""
+        text = raw.decode(_BYTES).removeprefix(codecs.BOM_UTF8.decode(_BYTES))
+        return next(csv.reader(io.StringIO(text), delimiter=self._fmt.delimiter), [])
 
     def _cells(self, cells: list[str]) -> list[str]:
         if len(cells) != self._width and self._pin_at is not None:
@@ -483,6 +595,26 @@ class _RejectsWriter:
         if self._pin_at is not None:
             padded[self._pin_at] = ""
         return [padded[i] for i in self._keep]
+
+    def _line(self, raw: bytes, cells: list[str] | None, added: list[str]) -> bytes:
+        ending = b"\r\n" if raw.endswith(b"\r\n") else b"\n"
+        # Added text in the file's encoding, then carried byte for byte like the cells.
+        extra = [
+            text.encode(self._fmt.encoding, errors="backslashreplace").decode(_BYTES)
+            for text in added
+        ]
+        out = io.StringIO()
+        # The writer's own terminator is what makes it quote a cell holding a line break.
+        writer = csv.writer(out, delimiter=self._fmt.delimiter, lineterminator="\r\n")
+        if cells is None:
+            body = raw.rstrip(b"\r\n")
+            writer.writerow(extra)
+            added_text = out.getvalue().removesuffix("\r\n").encode(_BYTES)
+            return body + self._fmt.delimiter.encode() + added_text + ending
+        if raw is self._raw_header and raw.startswith(codecs.BOM_UTF8):
+            out.write(codecs.BOM_UTF8.decode(_BYTES))  # a header keeps its byte-order mark
+        writer.writerow([*cells, *extra])
+        return out.getvalue().removesuffix("\r\n").encode(_BYTES) + ending
 
     def close(self) -> None:
         if self._fh is not None:
@@ -498,7 +630,11 @@ class _Loader:
     """
 
     def __init__(
-        self, engine: Engine, statement: Insert, hasher: SecretHasher | None, workers: int
+        self,
+        engine: Engine,
+        statement: Callable[[frozenset[str]], Insert],
+        hasher: SecretHasher | None,
+        workers: int,
     ) -> None:
         self._engine = engine.execution_options(sqlite_write=True)
         self._statement = statement
@@ -530,21 +666,23 @@ class _Loader:
     def _flush(self) -> None:
         if not self._pending:
             return
-        rows = []
+        groups: dict[frozenset[str], list[dict[str, Any]]] = {}
         for parsed, job in self._pending:
             if job is not None:
                 parsed.row["pin_hash"] = job.result()
                 self.hashed += 1
-            rows.append(parsed.row)
+            groups.setdefault(parsed.present, []).append(parsed.row)
+        rows = len(self._pending)
         self._pending = []
         try:
             with self._engine.begin() as conn:
-                conn.execute(self._statement, rows)
+                for present, group in groups.items():
+                    conn.execute(self._statement(present), group)
         except SQLAlchemyError as exc:
             raise StorageError(
                 f"database error after {self.loaded} rows were loaded: {first_line(exc)}"
             ) from None
-        self.loaded += len(rows)
+        self.loaded += rows
 
 
 def default_rejects_path(path: Path) -> Path:
@@ -559,6 +697,42 @@ def hash_workers(configured: int) -> int:
     return configured if configured > 0 else (os.cpu_count() or 1)
 
 
+def _check(
+    file: Path, parser: _Parser, fmt: FileFormat, phase: str, progress: Progress | None
+) -> tuple[int, list[BadRow], set[int]]:
+    """One checking pass: how many rows are bad, the first of them, and the hashes of the
+    barcodes seen more than once (a hash per row, not the barcode: memory stays small)."""
+    bad_count = 0
+    first_bad: list[BadRow] = []
+    seen: set[int] = set()
+    repeats: set[int] = set()
+    for record in _records(file, phase, progress, fmt):
+        outcome = parser.parse(record)
+        if isinstance(outcome, BadRow):
+            bad_count += 1
+            if len(first_bad) < MAX_REPORTED:
+                first_bad.append(outcome)
+            continue
+        key = hash(outcome.barcode)
+        if key in seen:
+            repeats.add(key)
+        else:
+            seen.add(key)
+    return bad_count, first_bad, repeats
+
+
+def _repeated_barcodes(
+    file: Path, parser: _Parser, fmt: FileFormat, repeats: set[int], progress: Progress | None
+) -> dict[str, list[int]]:
+    """The barcodes behind ``repeats`` that really appear more than once, with their lines."""
+    lines: dict[str, list[int]] = {}
+    for record in _records(file, "repeats", progress, fmt):
+        outcome = parser.parse(record)
+        if isinstance(outcome, _Parsed) and hash(outcome.barcode) in repeats:
+            lines.setdefault(outcome.barcode, []).append(record.line)
+    return {barcode: found for barcode, found in lines.items() if len(found) > 1}
+
+
 def import_csv(
     engine: Engine,
     kind: ImportKind,
@@ -571,27 +745,29 @@ def import_csv(
     batch_rows: int = BATCH_ROWS,
     workers: int = 0,
     progress: Progress | None = None,
+    encoding: str = "utf-8",
+    clear_empty: bool = False,
 ) -> ImportResult:
     """Import ``path`` as ``kind`` (:data:`PATRONS` or :data:`ITEMS`) into ``engine``'s database.
 
     Raises :class:`ImportFileError` for a file that cannot be read as a whole and
     :class:`ImportRefused` when rows are bad and ``skip_invalid`` is false; in both cases
     nothing has been written. ``hasher`` is needed when the file has a ``pin`` or ``pin_hash``
-    column, ``policy`` when it has ``pin``.
+    column, ``policy`` when it has ``pin``. ``clear_empty`` lets an empty cell erase the stored
+    value (by default it leaves it alone).
     """
     file = Path(path)
     started = time.perf_counter()
-    header = read_header(file, kind)
+    header, delimiter = detect_format(file, kind, encoding)
+    fmt = FileFormat(encoding, delimiter)
     parser = _Parser(kind, header, hasher, policy)
+    parser.encoding = encoding
 
-    bad_count = 0
-    first_bad: list[BadRow] = []
-    for record in _records(file, "checking", progress):
-        outcome = parser.parse(record)
-        if isinstance(outcome, BadRow):
-            bad_count += 1
-            if len(first_bad) < MAX_REPORTED:
-                first_bad.append(outcome)
+    bad_count, first_bad, repeats = _check(file, parser, fmt, "checking", progress)
+    if repeats:
+        parser.repeated = _repeated_barcodes(file, parser, fmt, repeats, progress)
+        if parser.repeated:
+            bad_count, first_bad, _ = _check(file, parser, fmt, "checking again", progress)
     if bad_count and not skip_invalid:
         raise ImportRefused(file, bad_count, first_bad)
 
@@ -600,12 +776,24 @@ def import_csv(
         target = Path(rejects_path) if rejects_path else default_rejects_path(file)
         if target.resolve() == file.resolve():
             raise ImportFileError(f"{file}: the rejects file cannot be the file being imported")
-        rejects = _RejectsWriter(target, header)
+        with file.open("rb") as fh:
+            raw_header = fh.readline()
+        rejects = _RejectsWriter(target, header, raw_header, fmt)
     before = _count(engine, kind.table)
-    loader = _Loader(engine, upsert_statement(engine, kind, header), hasher, hash_workers(workers))
+    statements: dict[frozenset[str], Insert] = {}
+
+    def statement(present: frozenset[str]) -> Insert:
+        if clear_empty:
+            present = frozenset(header)
+        if present not in statements:
+            named = [n for n in header if n in present or n == "barcode"]
+            statements[present] = upsert_statement(engine, kind, named)
+        return statements[present]
+
+    loader = _Loader(engine, statement, hasher, hash_workers(workers))
     try:
-        batch: dict[str, _Parsed] = {}
-        for record in _records(file, "loading", progress):
+        batch: list[_Parsed] = []
+        for record in _records(file, "loading", progress, fmt):
             outcome = parser.parse(record)
             if isinstance(outcome, BadRow):
                 if rejects is None:
@@ -615,17 +803,12 @@ def import_csv(
                     )
                 rejects.write(record, outcome)
                 continue
-            # A barcode seen again must be applied after its earlier row, exactly as if the rows
-            # were loaded one by one (an upsert may not touch one key twice in a statement).
-            if outcome.barcode in batch:
-                loader.submit(list(batch.values()))
-                batch = {}
-            batch[outcome.barcode] = outcome
+            batch.append(outcome)
             if len(batch) >= batch_rows:
-                loader.submit(list(batch.values()))
-                batch = {}
+                loader.submit(batch)
+                batch = []
         if batch:
-            loader.submit(list(batch.values()))
+            loader.submit(batch)
         loader.finish()
     finally:
         loader.close()

@@ -251,6 +251,8 @@ class LoanPolicy(Base):
     fine_threshold_cents: Mapped[int] = mapped_column(Integer, default=1000)
     # Charged per day late at checkin; 0 = no lateness fines.
     daily_fine_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # The most one late return is fined; 0 = no cap. Server default: see Patron.block_source.
+    max_fine_cents: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class JournalEntry(Base):

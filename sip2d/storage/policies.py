@@ -12,7 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, case, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from sip2d.storage.models import loan_policies
 from sip2d.storage.prepared import Prepared
@@ -27,6 +39,7 @@ DEFAULT_POLICY = LoanPolicyRecord(
     max_loans=50,
     fine_threshold_cents=1000,
     daily_fine_cents=0,
+    max_fine_cents=0,
 )
 
 _c = loan_policies.c
@@ -60,3 +73,74 @@ def resolve_loan_policy(conn: Connection, media_type: str, profile: str) -> Loan
     """The policy for lending an item of ``media_type`` to a patron of ``profile``."""
     found = _RESOLVE.record(conn, LoanPolicyRecord, {"media_type": media_type, "profile": profile})
     return DEFAULT_POLICY if found is None else found
+
+
+# --- staff management (`sip2d policy`) ----------------------------------------------------------
+
+# The rule columns staff set; the scope (media type, profile) names the row.
+POLICY_RULES = (
+    "loan_days",
+    "renewal_limit",
+    "max_loans",
+    "fine_threshold_cents",
+    "daily_fine_cents",
+    "max_fine_cents",
+)
+
+
+def _scope(media_type: str | None, profile: str | None) -> ColumnElement[bool]:
+    return and_(
+        _c.media_type.is_(None) if media_type is None else _c.media_type == media_type,
+        _c.profile.is_(None) if profile is None else _c.profile == profile,
+    )
+
+
+def list_policies(conn: Connection) -> list[LoanPolicyRecord]:
+    """Every policy row, the catch-all first and the most specific last (the order of choice,
+    reversed, so a reader sees the general rule before its exceptions)."""
+    rows = conn.execute(
+        select(loan_policies).order_by(
+            _SPECIFICITY, _c.media_type.nulls_first(), _c.profile.nulls_first()
+        )
+    )
+    return [LoanPolicyRecord.from_row(row) for row in rows]
+
+
+def find_policy(
+    conn: Connection, media_type: str | None, profile: str | None
+) -> LoanPolicyRecord | None:
+    """The row for exactly this scope (not the one that would apply), or None."""
+    row = conn.execute(select(loan_policies).where(_scope(media_type, profile))).first()
+    return None if row is None else LoanPolicyRecord.from_row(row)
+
+
+def set_policy(
+    conn: Connection, media_type: str | None, profile: str | None, rules: dict[str, int]
+) -> tuple[LoanPolicyRecord, bool]:
+    """Create the scope's row or change the rules given; True when it was created.
+
+    A new row takes :data:`DEFAULT_POLICY`'s value for every rule not given, so a policy for
+    DVDs that names only ``loan_days`` does not silently allow zero renewals.
+    """
+    unknown = set(rules) - set(POLICY_RULES)
+    if unknown:
+        raise ValueError(f"not a policy rule: {', '.join(sorted(unknown))}")
+    existing = find_policy(conn, media_type, profile)
+    if existing is None:
+        values = {name: getattr(DEFAULT_POLICY, name) for name in POLICY_RULES} | rules
+        conn.execute(insert(loan_policies).values(media_type=media_type, profile=profile, **values))
+    elif rules:
+        conn.execute(update(loan_policies).where(_c.id == existing.id).values(**rules))
+    found = find_policy(conn, media_type, profile)
+    assert found is not None
+    return found, existing is None
+
+
+def delete_policy(
+    conn: Connection, media_type: str | None, profile: str | None
+) -> LoanPolicyRecord | None:
+    """Delete exactly this scope's row; the deleted policy, or None when there was none."""
+    existing = find_policy(conn, media_type, profile)
+    if existing is not None:
+        conn.execute(delete(loan_policies).where(_c.id == existing.id))
+    return existing

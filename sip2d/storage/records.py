@@ -184,3 +184,5 @@ class LoanPolicyRecord(_FromRow):
     max_loans: int
     fine_threshold_cents: int
     daily_fine_cents: int
+    # 0: no cap on one late return's fine.
+    max_fine_cents: int = 0

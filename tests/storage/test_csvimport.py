@@ -207,7 +207,7 @@ def test_pin_and_pin_hash_together_is_a_bad_row(
     assert "both" in caught.value.first[0].reason
 
 
-def test_batches_parallel_hashing_and_duplicate_barcodes(
+def test_batches_and_parallel_hashing(
     engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
 ) -> None:
     lines = ["barcode,name,pin"]
@@ -216,9 +216,6 @@ def test_batches_parallel_hashing_and_duplicate_barcodes(
         pin = f"{(73915268 + n * 7919) % 100_000_000:08d}"
         pins[f"B{n:03d}"] = pin
         lines.append(f"B{n:03d},Patron {n},{pin}")
-    # B001 again in the same batch of 3 and B002 again in a later batch: the last row wins.
-    lines.insert(3, "B001,Renamed Early,")
-    lines.append("B002,Renamed Late,")
     path = write(tmp_path / "p.csv", "\n".join(lines) + "\n")
     result = import_csv(
         engine, PATRONS, path, hasher=hasher, policy=policy, batch_rows=3, workers=3
@@ -226,14 +223,30 @@ def test_batches_parallel_hashing_and_duplicate_barcodes(
     assert result.pins_hashed == 40
     rows = patron_rows(engine)
     assert len(rows) == 40
-    assert rows["B001"]["name"] == "Renamed Early"
-    assert rows["B002"]["name"] == "Renamed Late"
-    assert hasher.verify(str(rows["B002"]["pin_hash"]), pins["B002"]).ok
     for barcode in ("B000", "B017", "B039"):
         assert hasher.verify(str(rows[barcode]["pin_hash"]), pins[barcode]).ok
-    # The second B001 row has no PIN, so it keeps the one the first row set.
-    assert hasher.verify(str(rows["B001"]["pin_hash"]), pins["B001"]).ok
     assert len({row["pin_hash"] for row in rows.values()}) == len(rows)
+
+
+def test_a_barcode_repeated_in_one_file_is_a_bad_row_every_time(
+    engine: Engine, hasher: PinHasher, policy: PinPolicy, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "p.csv",
+        "barcode,name\nB1,First\nB2,Two\nB1,Again\nB3,Three\nB1,Third time\nB2,Twice\n",
+    )
+    with pytest.raises(ImportRefused) as caught:
+        import_csv(engine, PATRONS, path, hasher=hasher, policy=policy)
+    refused = caught.value
+    assert refused.count == 5
+    assert [bad.line for bad in refused.first] == [2, 3, 4, 6, 7]
+    assert "'B1' appears 3 times in this file (also on line 4, 6)" in refused.first[0].reason
+    assert "also on line 3" in refused.first[4].reason
+    assert patron_rows(engine) == {}
+    # With --skip-invalid neither version of a repeated barcode is loaded: a person decides.
+    result = import_csv(engine, PATRONS, path, hasher=hasher, policy=policy, skip_invalid=True)
+    assert (result.loaded, result.rejected) == (1, 5)
+    assert list(patron_rows(engine)) == ["B3"]
 
 
 @pytest.mark.parametrize(
@@ -271,8 +284,11 @@ def test_bom_crlf_and_undecodable_rows(
     assert (result.loaded, result.rejected) == (2, 1)
     assert {b: r["name"] for b, r in patron_rows(engine).items()} == {"1": "Ann", "3": "Chloé"}
     assert result.rejects_path is not None
-    rejects = result.rejects_path.read_text(encoding="utf-8")
-    assert "3,not valid UTF-8" in rejects
+    # The rejected row keeps its bytes (and the file its BOM and CRLF), so it can be fixed.
+    assert result.rejects_path.read_bytes() == (
+        b"\xef\xbb\xbfBarcode , NAME,line,reason\r\n"
+        b"2,Bj\xf6rn,3,not valid UTF-8 (see --encoding)\r\n"
+    )
 
 
 def test_items_import_and_location_update(engine: Engine, tmp_path: Path) -> None:
