@@ -1,7 +1,7 @@
 """A ceiling on one late return's fine in each loan policy (issue #17, `sip2d policy`).
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-01
 
 ``loan_policies.max_fine_cents`` caps the lateness fine of one checkin; 0 means no cap, which
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
