@@ -100,7 +100,7 @@ def find_reply(
         "kind": key.kind,
         "subject": key.subject,
         "patron": key.patron,
-        "since": now - window,
+        "since": _shifted(now, -window),
     }
     if key.transaction_at is None:
         row = _FIND_UNDATED.first(conn, params)
@@ -142,7 +142,7 @@ def store_reply(
         },
     )
     if int(new_id) % PRUNE_EVERY == 0:
-        _PRUNE.run(conn, {"before": now - window})
+        _PRUNE.run(conn, {"before": _shifted(now, -window)})
 
 
 def loan_is_open(conn: Connection, loan_id: int) -> bool:
