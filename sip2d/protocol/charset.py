@@ -25,7 +25,9 @@ MAX_VALUE_BYTES = 255
 SUPPORTED_ENCODINGS = ("utf-8", "cp850", "latin-1", "ascii")
 
 _UNSAFE = re.compile("[|\r\n\x00]")
-_UNSAFE_FIXED = re.compile("[^ -~]")  # fixed fields are printable ASCII only
+# Fixed fields are printable ASCII, and never "|": a delimiter in the fixed part would make a
+# receiver that checks alignment (sip2d does, for 37) refuse the frame.
+_UNSAFE_FIXED = re.compile("[^ -{}~]")
 
 
 def canonical_encoding(encoding: str) -> str:
@@ -74,7 +76,7 @@ def fit_value(value: str, encoding: str, single_byte: bool, ascii_only: bool) ->
 
 
 def fit_fixed(value: str, width: int) -> str:
-    """A fixed field: printable ASCII only, exactly ``width`` characters (pad or cut)."""
+    """A fixed field: printable ASCII but ``|``, exactly ``width`` characters (pad or cut)."""
     if _UNSAFE_FIXED.search(value):
         value = _UNSAFE_FIXED.sub(" ", value)
     if len(value) != width:

@@ -224,7 +224,7 @@ class Plan:
                 width = field.width
                 lines.append(f"    f{number} = {value}")
                 lines.append(
-                    f"    if len(f{number}) != {width} or not "
+                    f"    if len(f{number}) != {width} or '|' in f{number} or not "
                     f"(f{number}.isascii() and f{number}.isprintable()):"
                 )
                 lines.append(f"        f{number} = fit_fixed(f{number}, {width})")

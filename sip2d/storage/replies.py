@@ -100,15 +100,23 @@ def find_reply(
         "kind": key.kind,
         "subject": key.subject,
         "patron": key.patron,
-        "since": now - window,
+        "since": _shifted(now, -window),
     }
     if key.transaction_at is None:
         row = _FIND_UNDATED.first(conn, params)
     else:
-        params["low"] = key.transaction_at - window
-        params["high"] = key.transaction_at + window
+        params["low"] = _shifted(key.transaction_at, -window)
+        params["high"] = _shifted(key.transaction_at, window)
         row = _FIND_DATED.first(conn, params)
     return None if row is None else StoredReply(row[0], row[1])
+
+
+def _shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, clamped: a kiosk may send year 1 or 9999 (the codec accepts both)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.min if delta < timedelta(0) else datetime.max
 
 
 def store_reply(
@@ -134,7 +142,7 @@ def store_reply(
         },
     )
     if int(new_id) % PRUNE_EVERY == 0:
-        _PRUNE.run(conn, {"before": now - window})
+        _PRUNE.run(conn, {"before": _shifted(now, -window)})
 
 
 def loan_is_open(conn: Connection, loan_id: int) -> bool:

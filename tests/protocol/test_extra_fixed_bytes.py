@@ -91,3 +91,13 @@ def test_a_fixed_part_too_short_is_still_refused() -> None:
     # 37 whose codes are missing: the "|" that slid into the fixed part gives it away.
     with pytest.raises(MalformedMessage):
         decode(b"3720261130    220807AOMAIN|BV2.00|AA1005|")
+
+
+def test_the_encoder_never_puts_a_delimiter_in_a_fixed_part() -> None:
+    """A "|" in a fixed code is sent as a space, so the 37 stays aligned and decodes."""
+    message = FeePaidRequest(
+        transaction_date=None, currency_type="U|D", fee_amount="1.00", patron_identifier="1"
+    )
+    frame = encode(message, "utf-8", terminator=b"")
+    assert frame[20:27] == b"0100U D"
+    assert isinstance(decode(frame).message, FeePaidRequest)

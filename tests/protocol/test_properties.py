@@ -82,8 +82,10 @@ def value_strategy(kind: L.Kind, width: int | None, encoding: str) -> st.SearchS
         return st.text(st.sampled_from("0123456789"), min_size=width, max_size=width)
     if kind is L.CODE:
         assert width is not None
-        return st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=width,
-                       max_size=width)  # fmt: skip
+        # Printable ASCII but "|", which no value may contain (the encoder makes it a space).
+        return st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E,
+                                     exclude_characters="|"),
+                       min_size=width, max_size=width)  # fmt: skip
     if kind is L.FLAG_YN or kind is L.FLAG_OK:
         return st.booleans()
     if kind is L.FLAG_YNU:

@@ -262,3 +262,14 @@ async def test_a_pinless_checkout_of_a_patron_session_retried_elsewhere_is_answe
     assert isinstance(wrong, CheckoutResponse) and not wrong.ok
     assert await db_probe.loans_of(running.url, item=ITEMS[0]) == []
     assert [loan.renewals for loan in await db_probe.loans_of(running.url, item=ITEMS[4])] == [0]
+
+
+async def test_transactions_dated_at_the_ends_of_the_calendar_are_answered(
+    running: Running,
+) -> None:
+    """The window around a transaction date of year 1 or 9999 is clamped, not overflowed."""
+    for when in (datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59, 59)):
+        paid = await send_on_new_connection(running, payment("1.00", when=when))
+        assert isinstance(paid, FeePaidResponse) and paid.payment_accepted
+        same_answer(paid, await send_on_new_connection(running, payment("1.00", when=when)))
+    assert await payments_of(running.url) == 2
