@@ -47,6 +47,17 @@ def _address_problem(text: str) -> str | None:
     return None
 
 
+def sip_text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent in a SIP2 field (| ends a field, CR ends a message), or None."""
+    if "|" in value or "\r" in value or "\n" in value:
+        return "must not contain |, CR or LF (they cannot travel in SIP2)"
+    return None
+
+
+# Text that the daemon sends to kiosks in a SIP2 field.
+SipText = Annotated[str, Rule(sip_text_problem, "text without |, CR or LF")]
+
+
 def _optional_address_problem(text: str) -> str | None:
     return _address_problem(text) if text else None
 
@@ -102,7 +113,7 @@ class ListenerConfig:
     # Answer 99 SC Status before 93 Login (authentication appliances and many kiosks do this).
     allow_status_before_login: bool = True
     # Kiosks configured without 93: bind every connection on this listener to one account.
-    login_account: str = ""
+    login_account: SipText = ""
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.tls and not (self.cert_file and self.key_file):
@@ -113,8 +124,8 @@ class ListenerConfig:
 class ServerConfig:
     """Connection handling and the values the ACS announces in 98."""
 
-    institution_id: str = "MAIN"
-    library_name: str = "sip2d Library"
+    institution_id: SipText = "MAIN"
+    library_name: SipText = "sip2d Library"
     # ISO 4217 code sent in BH and used for fees and payments.
     currency: Annotated[str, Rule(_currency_problem, "an ISO 4217 code such as USD or EUR")] = "USD"
     max_connections: Annotated[int, Range(1)] = 20000

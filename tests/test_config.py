@@ -57,6 +57,7 @@ def test_listener_tables(tmp_path: Path) -> None:
         ("[[listener]]\naddress = 'nowhere'\n", "expected HOST:PORT"),
         ("[[listener]]\ntls = true\n", "listener[0].tls: tls = true needs cert_file and key_file"),
         ("[database\n", "invalid TOML"),
+        ("[server]\ninstitution_id = 'MA|N'\n", "server.institution_id: must not contain |"),
         ("[server]\ntime_zone = 'Mars/Olympus'\n", "server.time_zone: unknown time zone"),
         ("[server]\ntime_zone = '/etc/localtime'\n", "server.time_zone: unknown time zone"),
     ],
