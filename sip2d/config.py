@@ -98,6 +98,10 @@ def database_url_problem(url: str) -> str | None:
 DatabaseUrl = Annotated[
     str, Rule(database_url_problem, "sqlite:///PATH or postgresql+psycopg://...")
 ]
+Listeners = Annotated[
+    list["ListenerConfig"],
+    Rule(lambda found: None if found else "at least one [[listener]] is required", "1 or more"),
+]
 # A listening address, checked when the file is loaded.
 Address = Annotated[str, Rule(_address_problem, "HOST:PORT; [v6]:PORT for IPv6")]
 
@@ -261,7 +265,7 @@ class MetricsConfig:
 class Config:
     """The whole configuration. Sections map one-to-one onto TOML tables."""
 
-    listeners: list[ListenerConfig] = dataclasses.field(default_factory=lambda: [ListenerConfig()])
+    listeners: Listeners = dataclasses.field(default_factory=lambda: [ListenerConfig()])
     server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
@@ -270,10 +274,6 @@ class Config:
     session: SessionConfig = dataclasses.field(default_factory=SessionConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        if not self.listeners:
-            yield "listener", "at least one [[listener]] is required"
 
 
 def load_config(
@@ -327,7 +327,14 @@ def load_config(
             config, server=dataclasses.replace(config.server, time_zone=zone.key)
         )
     if problems:
-        raise _config_error(where, [str(p).replace("listeners[", "listener[") for p in problems])
+        # The TOML table is [[listener]]; the field holding them is `listeners`.
+        lines = [
+            str(dataclasses.replace(p, key="listener" + p.key.removeprefix("listeners")))
+            if p.key.startswith("listeners")
+            else str(p)
+            for p in problems
+        ]
+        raise _config_error(where, lines)
     return config
 
 
