@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from sip2d.config import sip_text_problem
 from sip2d.protocol import SUPPORTED_ENCODINGS
 from sip2d.tomlschema import Hidden, NumberAsText, Range, Rule, SchemaError, load
 
@@ -122,19 +123,13 @@ class Profile:
 # (sip2d.tomlschema), so every mistake of a file is reported at once with its key path.
 
 
-def _sip_text_problem(value: str) -> str | None:
-    if "|" in value or "\r" in value or "\n" in value:
-        return "must not contain |, CR or LF (they cannot travel in SIP2)"
-    return None
-
-
 def _encoding_problem(value: str) -> str | None:
     if value in SUPPORTED_ENCODINGS:
         return None
     return f"must be one of {', '.join(SUPPORTED_ENCODINGS)}; got {value!r}"
 
 
-SipText = Annotated[str, NumberAsText(), Rule(_sip_text_problem, "text without |, CR or LF")]
+SipText = Annotated[str, NumberAsText(), Rule(sip_text_problem, "text without |, CR or LF")]
 # A secret written in the file; the _env and _file variants name where to read it instead.
 SecretText = Annotated[str, NumberAsText(), Hidden()]
 
@@ -243,7 +238,7 @@ class _Secrets:
             secret = lines[0] if lines else ""
         else:
             secret = value
-        if _sip_text_problem(secret) is not None:
+        if sip_text_problem(secret) is not None:
             # Never echo the value: it is a secret.
             self.problems.append(
                 f"{where}.{name}: the secret contains |, CR or LF, which SIP2 cannot carry"

@@ -47,6 +47,17 @@ def _address_problem(text: str) -> str | None:
     return None
 
 
+def sip_text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent in a SIP2 field (| ends a field, CR ends a message), or None."""
+    if "|" in value or "\r" in value or "\n" in value:
+        return "must not contain |, CR or LF (they cannot travel in SIP2)"
+    return None
+
+
+# Text that the daemon sends to kiosks in a SIP2 field.
+SipText = Annotated[str, Rule(sip_text_problem, "text without |, CR or LF")]
+
+
 def _optional_address_problem(text: str) -> str | None:
     return _address_problem(text) if text else None
 
@@ -87,6 +98,10 @@ def database_url_problem(url: str) -> str | None:
 DatabaseUrl = Annotated[
     str, Rule(database_url_problem, "sqlite:///PATH or postgresql+psycopg://...")
 ]
+Listeners = Annotated[
+    list["ListenerConfig"],
+    Rule(lambda found: None if found else "at least one [[listener]] is required", "1 or more"),
+]
 # A listening address, checked when the file is loaded.
 Address = Annotated[str, Rule(_address_problem, "HOST:PORT; [v6]:PORT for IPv6")]
 
@@ -102,7 +117,7 @@ class ListenerConfig:
     # Answer 99 SC Status before 93 Login (authentication appliances and many kiosks do this).
     allow_status_before_login: bool = True
     # Kiosks configured without 93: bind every connection on this listener to one account.
-    login_account: str = ""
+    login_account: SipText = ""
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.tls and not (self.cert_file and self.key_file):
@@ -113,8 +128,8 @@ class ListenerConfig:
 class ServerConfig:
     """Connection handling and the values the ACS announces in 98."""
 
-    institution_id: str = "MAIN"
-    library_name: str = "sip2d Library"
+    institution_id: SipText = "MAIN"
+    library_name: SipText = "sip2d Library"
     # ISO 4217 code sent in BH and used for fees and payments.
     currency: Annotated[str, Rule(_currency_problem, "an ISO 4217 code such as USD or EUR")] = "USD"
     max_connections: Annotated[int, Range(1)] = 20000
@@ -253,7 +268,7 @@ class MetricsConfig:
 class Config:
     """The whole configuration. Sections map one-to-one onto TOML tables."""
 
-    listeners: list[ListenerConfig] = dataclasses.field(default_factory=lambda: [ListenerConfig()])
+    listeners: Listeners = dataclasses.field(default_factory=lambda: [ListenerConfig()])
     server: ServerConfig = dataclasses.field(default_factory=ServerConfig)
     database: DatabaseConfig = dataclasses.field(default_factory=DatabaseConfig)
     auth: AuthConfig = dataclasses.field(default_factory=AuthConfig)
@@ -262,10 +277,6 @@ class Config:
     session: SessionConfig = dataclasses.field(default_factory=SessionConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        if not self.listeners:
-            yield "listener", "at least one [[listener]] is required"
 
 
 def load_config(
@@ -319,7 +330,14 @@ def load_config(
             config, server=dataclasses.replace(config.server, time_zone=zone.key)
         )
     if problems:
-        raise _config_error(where, [str(p).replace("listeners[", "listener[") for p in problems])
+        # The TOML table is [[listener]]; the field holding them is `listeners`.
+        lines = [
+            str(dataclasses.replace(p, key="listener" + p.key.removeprefix("listeners")))
+            if p.key.startswith("listeners")
+            else str(p)
+            for p in problems
+        ]
+        raise _config_error(where, lines)
     return config
 
 

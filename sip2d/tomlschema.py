@@ -170,7 +170,9 @@ def _convert(hint: Any, value: Any, where: str, problems: list[Problem]) -> Any:
             return _INVALID
         before = len(problems)
         items = [_convert(item, v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
-        return _INVALID if len(problems) > before else items
+        if len(problems) > before:
+            return _INVALID
+        return _checked(items, meta, where, problems, hidden)
     problem = _scalar_problem(base, value, meta, shown)
     if problem is not None:
         problems.append(Problem(where, problem))
@@ -179,6 +181,11 @@ def _convert(hint: Any, value: Any, where: str, problems: list[Problem]) -> Any:
         value = float(value)
     elif base is str and not isinstance(value, str):
         value = str(value)
+    return _checked(value, meta, where, problems, hidden)
+
+
+def _checked(value: Any, meta: list[Any], where: str, problems: list[Problem], hidden: bool) -> Any:
+    """``value`` if it passes every Range and Rule in ``meta``, else _INVALID (recorded)."""
     for rule in meta:
         if isinstance(rule, Range | Rule):
             message = rule.problem(value)

@@ -57,6 +57,7 @@ def test_listener_tables(tmp_path: Path) -> None:
         ("[[listener]]\naddress = 'nowhere'\n", "expected HOST:PORT"),
         ("[[listener]]\ntls = true\n", "listener[0].tls: tls = true needs cert_file and key_file"),
         ("[database\n", "invalid TOML"),
+        ("[server]\ninstitution_id = 'MA|N'\n", "server.institution_id: must not contain |"),
         ("[server]\ntime_zone = 'Mars/Olympus'\n", "server.time_zone: unknown time zone"),
         ("[server]\ntime_zone = '/etc/localtime'\n", "server.time_zone: unknown time zone"),
     ],
@@ -226,3 +227,8 @@ def test_accepted_values_pass(tmp_path: Path) -> None:
         env={"SIP2D_DATABASE_URL": "postgresql+psycopg://u@h/db"},
     )
     assert config.server.currency == "EUR" and config.metrics.listen == "127.0.0.1:0"
+
+
+def test_no_listener_at_all_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"listener: at least one \[\[listener\]\] is required"):
+        load_config(write(tmp_path, "listener = []\n"), env={})
