@@ -59,6 +59,8 @@ class ServerConfig:
     login_timeout: float = 60.0
     idle_timeout: float = 600.0
     frame_timeout: float = 30.0
+    # Seconds a response may take to be written: a client that stops reading is dropped.
+    send_timeout: float = 30.0
     max_frame_bytes: int = 16 * 1024
     max_consecutive_errors: int = 3
     max_login_attempts: int = 3

@@ -34,6 +34,7 @@ from sip2d.protocol import (
     RequestSCResend,
     SCStatus,
 )
+from sip2d.server.field_limits import too_long
 from sip2d.server.handlers import circulation, fees, holds, items, login_status, patron
 from sip2d.server.handlers.context import (
     MSG_NOT_LOGGED_IN,
@@ -43,10 +44,12 @@ from sip2d.server.handlers.context import (
     Result,
 )
 from sip2d.server.handlers.permissions import Permissions
-from sip2d.storage.errors import StorageError
+from sip2d.storage.errors import StorageError, error_text, is_connection_error
 from sip2d.storage.queries import get_account_by_login
 
 log = logging.getLogger("sip2d.server")
+
+MSG_NOT_PROCESSED = "This request could not be processed. Please see library staff."
 
 Handler = Callable[[HandlerContext, Any], Awaitable[Result]]
 # Answered before login and whatever the account's permissions.
@@ -92,20 +95,27 @@ class Dispatcher:
             msg_id = type(message).MESSAGE_ID
             if not self.permissions.allows(session.account, ctx.config, msg_id):
                 return Result(ctx.refusal(message, MSG_NOT_PERMITTED), "not_permitted")
+        oversized = too_long(message)
+        if oversized is not None:
+            return Result(ctx.refusal(message, oversized), "too_long")
         try:
             return await handler(ctx, message)
         except (DBAPIError, StorageError, SQLAlchemyError, OSError) as exc:
-            ctx.health.failed(exc)
             ctx.metrics.db_errors.inc()
+            if is_connection_error(exc):
+                # Logged by the health record: once per outage, not once per request.
+                ctx.health.failed(exc)
+                return Result(ctx.refusal(message, MSG_OFFLINE), "db_error")
+            # This request failed, the database did not: the others carry on as before.
             log.error(
                 "database error",
                 extra={
                     "conn": session.connection_id,
                     "msg_id": type(message).MESSAGE_ID,
-                    "error": type(exc).__name__,
+                    "error": error_text(exc),
                 },
             )
-            return Result(ctx.refusal(message, MSG_OFFLINE), "db_error")
+            return Result(ctx.refusal(message, MSG_NOT_PROCESSED), "db_error")
 
     async def bind_listener_account(self, ctx: HandlerContext, login: str) -> None:
         """Ports configured without 93: every connection acts as one configured account."""

@@ -8,6 +8,9 @@ PIN, a password or a database password (URLs are rendered with the password hidd
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+
 
 class StorageError(Exception):
     """Base class: something the operator or the caller can act on, stated in one line."""
@@ -56,3 +59,30 @@ class ItemAlreadyOnLoan(StorageError):
     def __init__(self, item_id: int) -> None:
         self.item_id = item_id
         super().__init__(f"item {item_id} is already on loan")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached, rather than that one statement failed.
+
+    Only these may mark the database unavailable (98 off line for every kiosk): a value too long
+    for its column (DataError), a broken constraint (IntegrityError) or a bad statement
+    (ProgrammingError) concern the one request that caused them, and treating them as an outage
+    let a single crafted frame take every kiosk off line. Connection-level means: the driver
+    could not connect or lost the connection (OperationalError, InterfaceError, or any error
+    SQLAlchemy flagged as a disconnect), the pool had no connection to give (its TimeoutError),
+    the store said so itself (:class:`DatabaseUnavailable`), or the operating system failed the
+    I/O (OSError).
+    """
+    if isinstance(exc, (DatabaseUnavailable, OSError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (SATimeoutError, DisconnectionError))
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for the log: the driver's own message, without SQLAlchemy's statement and bound
+    parameters (which could carry a patron barcode or a hash into the log)."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = str(original).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

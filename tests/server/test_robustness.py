@@ -95,7 +95,7 @@ async def test_database_outage_then_recovery(
     running.daemon.stop()
     logging.getLogger("sip2d").removeHandler(handler)
     # The failing database produced errors in the log, and never the PIN or the password.
-    assert '"event": "database error"' in captured.getvalue()
+    assert '"event": "database unavailable"' in captured.getvalue()
     assert_secret_absent(ALICE[1], captured.getvalue())
     assert_secret_absent(KIOSK[1], captured.getvalue())
 
