@@ -67,6 +67,8 @@ class ServerConfig:
     shutdown_grace: float = 10.0
     # Seconds between database health checks (98 on-line status, /healthz, recovery).
     health_check_interval: float = 5.0
+    # Seconds between two "database still unavailable" lines during one outage.
+    outage_log_interval: float = 30.0
     # 98 fixed fields: tenths of a second / count; 999 means unknown.
     timeout_period: int = 100
     retries_allowed: int = 3

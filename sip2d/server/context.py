@@ -52,9 +52,11 @@ class ServerContext:
     def __post_init__(self) -> None:
         self.wire = wire_clock(self.config, self.clock)
         self.health.on_change = lambda online: self.metrics.db_online.set(1 if online else 0)
+        self.health.summary_interval = self.config.server.outage_log_interval
 
     def apply(self, config: Config) -> None:
         """Put a reloaded configuration in force for the next message of every connection."""
         self.config = config
         self.gate.reconfigure(config.throttle)
         self.wire = wire_clock(config, self.clock)
+        self.health.summary_interval = config.server.outage_log_interval
