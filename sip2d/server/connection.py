@@ -101,11 +101,12 @@ class Connection:
         )
         reason = "closed by client"
         try:
-            if self.listener.login_account:
-                await self.dispatcher.bind_listener_account(
-                    self.handler_ctx, self.listener.login_account
-                )
-            reason = await self._loop()
+            if self.listener.login_account and not await self.dispatcher.bind_listener_account(
+                self.handler_ctx, self.listener.login_account
+            ):
+                reason = "database unavailable"
+            else:
+                reason = await self._loop()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection reset"
         except FrameTooLong:

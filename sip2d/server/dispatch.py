@@ -56,6 +56,24 @@ Handler = Callable[[HandlerContext, Any], Awaitable[Result]]
 _ALWAYS = (LoginRequest, SCStatus)
 
 
+_DATABASE_ERRORS = (DBAPIError, StorageError, SQLAlchemyError, OSError)
+
+
+def _database_failed(ctx: HandlerContext, exc: BaseException, msg_id: str) -> bool:
+    """Account for a database error; True when it is an outage (connection-level)."""
+    ctx.metrics.db_errors.inc()
+    if is_connection_error(exc):
+        # Logged by the health record: once per outage, not once per request.
+        ctx.health.failed(exc)
+        return True
+    # This request failed, the database did not: the others carry on as before.
+    log.error(
+        "database error",
+        extra={"conn": ctx.session.connection_id, "msg_id": msg_id, "error": error_text(exc)},
+    )
+    return False
+
+
 class Dispatcher:
     """Maps request types to handlers and enforces the rules common to all of them.
 
@@ -100,30 +118,28 @@ class Dispatcher:
             return Result(ctx.refusal(message, oversized), "too_long")
         try:
             return await handler(ctx, message)
-        except (DBAPIError, StorageError, SQLAlchemyError, OSError) as exc:
-            ctx.metrics.db_errors.inc()
-            if is_connection_error(exc):
-                # Logged by the health record: once per outage, not once per request.
-                ctx.health.failed(exc)
-                return Result(ctx.refusal(message, MSG_OFFLINE), "db_error")
-            # This request failed, the database did not: the others carry on as before.
-            log.error(
-                "database error",
-                extra={
-                    "conn": session.connection_id,
-                    "msg_id": type(message).MESSAGE_ID,
-                    "error": error_text(exc),
-                },
+        except _DATABASE_ERRORS as exc:
+            outage = _database_failed(ctx, exc, type(message).MESSAGE_ID)
+            return Result(
+                ctx.refusal(message, MSG_OFFLINE if outage else MSG_NOT_PROCESSED), "db_error"
             )
-            return Result(ctx.refusal(message, MSG_NOT_PROCESSED), "db_error")
 
-    async def bind_listener_account(self, ctx: HandlerContext, login: str) -> None:
-        """Ports configured without 93: every connection acts as one configured account."""
-        record = await ctx.read(lambda c: get_account_by_login(c, login))
+    async def bind_listener_account(self, ctx: HandlerContext, login: str) -> bool:
+        """Ports configured without 93: every connection acts as one configured account.
+
+        False when the database could not be asked: the connection is then closed, since it
+        could never log in (a missing or disabled account leaves it open, refusing everything).
+        """
+        try:
+            record = await ctx.read(lambda c: get_account_by_login(c, login))
+        except _DATABASE_ERRORS as exc:
+            _database_failed(ctx, exc, "")
+            return False
         if record is None or not record.enabled:
             log.error("listener account missing or disabled", extra={"account": login})
-            return
+            return True
         ctx.log_in(record)
+        return True
 
     @staticmethod
     def refusal_for(ctx: HandlerContext, message_id: str, reason: str) -> Message | None:

@@ -7,12 +7,16 @@ connection dropped, new ones refused) and later restores on the same port.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
+import pytest
 import trio
 from sqlalchemy.engine import make_url
 
+from sip2d.client import ClientError, SipClient
+from sip2d.config import ListenerConfig
 from sip2d.protocol import ACSStatus, CheckoutResponse, PatronStatusResponse
 from tests.auth.secret_scan import assert_secret_absent
 from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, make_config, seed, start
@@ -30,6 +34,11 @@ async def test_outage_is_logged_once_and_ends_at_the_first_success(
     via_proxy = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
     # No health checks after the first: only requests can notice the outage and its end.
     config = make_config(tmp_path, via_proxy, health_check_interval=3600.0, outage_log_interval=0.5)
+    # A second port whose connections act as the kiosk account without a 93.
+    config = dataclasses.replace(
+        config,
+        listeners=[*config.listeners, ListenerConfig("127.0.0.1:0", login_account=KIOSK[0])],
+    )
     running = await start(nursery, config)
     kiosks = [await running.logged_in() for _ in range(3)]
     assert (await kiosks[0].patron_status(*ALICE)).message.valid_patron  # type: ignore[attr-defined]
@@ -46,6 +55,11 @@ async def test_outage_is_logged_once_and_ends_at_the_first_success(
                 refused += 1
         status = (await kiosks[1].sc_status()).message
         assert isinstance(status, ACSStatus) and status.online_status is False
+        # A connection that cannot be bound to its account is closed, not left half-made.
+        unbound = await SipClient.connect(*running.daemon.addresses[1])
+        with pytest.raises((ClientError, trio.BrokenResourceError)):
+            await unbound.sc_status()
+        refused += 1  # the lookup of its account failed too
 
         await nursery.start(proxy.run)  # the database is back, on the same port
         checkout = (await kiosks[0].checkout(ALICE[0], ITEMS[0], ALICE[1])).message
@@ -68,6 +82,8 @@ async def test_outage_is_logged_once_and_ends_at_the_first_success(
     assert len(ends) == 1
     assert ends[0]["failures"] == refused and ends[0]["outage_seconds"] >= 2.0
     assert count_level(text, "error") == 1
+    reasons = [e["reason"] for e in entries if e["event"] == "disconnect"]
+    assert reasons == ["database unavailable"]
     assert_no_traceback(text)
     assert_secret_absent(ALICE[1], text)
     assert_secret_absent(KIOSK[1], text)
