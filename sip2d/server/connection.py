@@ -6,8 +6,9 @@ the login timeout (a socket that never logs in), the idle timeout (kiosks send 9
 keep-alive; silence beyond it means a dead peer), and the partial-frame timeout (a client
 trickling bytes of one frame is dropped). Sends have a clock too, the send timeout: a client
 that pipelines requests and never reads fills its buffers until a response cannot be written,
-and without a deadline that connection would hold its slot for ever (before login, the login
-timeout also ends such a send). Before each wait for input or output the connection notes
+and without a deadline that connection would hold its slot for ever. (One that keeps frames
+coming and does read never waits for input either; the login clock is also checked before each
+frame, so it too must log in in time.) Before each wait for input or output the connection notes
 which clock ends it and when; the daemon's timekeeper task cancels the connection's one
 cancel scope when that moment passes (:meth:`Connection.expire`). A cancel scope with a
 deadline per receive cost a keep-alive as much as decoding it.
@@ -158,7 +159,12 @@ class Connection:
         while True:
             frame = self.frames.next_frame()
             if frame is not None:
-                self._last_activity = trio.current_time()
+                self._last_activity = now = trio.current_time()
+                # Pipelined frames never wait for input, where the clocks are looked at: the
+                # login clock is also checked here, so a client that keeps a stream of frames
+                # coming (and reads the answers) still has to log in within the timeout.
+                if not self.session.logged_in and now >= self._connected_at + server.login_timeout:
+                    return "login timeout"
                 closing = await self._handle(frame)
                 if closing:
                     return closing
@@ -193,12 +199,9 @@ class Connection:
                 return None
 
     async def _send(self, data: bytes) -> None:
-        """Write one response within the send timeout (and, before login, the login timeout)."""
-        server = self.ctx.config.server
-        reason, deadline = "send timeout", trio.current_time() + server.send_timeout
-        if not self.session.logged_in and self._connected_at + server.login_timeout < deadline:
-            reason, deadline = "login timeout", self._connected_at + server.login_timeout
-        self._wait_reason, self._wait_deadline = reason, deadline
+        """Write one response within the send timeout."""
+        self._wait_reason = "send timeout"
+        self._wait_deadline = trio.current_time() + self.ctx.config.server.send_timeout
         try:
             await self.stream.send_all(data)
         finally:
