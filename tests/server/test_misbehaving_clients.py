@@ -71,19 +71,21 @@ async def test_client_that_never_reads_is_dropped_and_its_slot_freed(
     running.daemon.stop()
 
 
-async def _answered_or_closed(host: str, port: int) -> str:
-    """ "answered" (a 98), or "closed" when the daemon refuses the connection by closing it."""
+async def _answered_or_closed(host: str, port: int, keep: list[SipClient]) -> str:
+    """ "answered" (a 98), or "closed" when the daemon refuses the connection by closing it.
+
+    An answered connection is kept open (in ``keep``), so its slot stays taken.
+    """
     try:
         client = await SipClient.connect(host, port, timeout=10)
     except OSError:
         return "connect failed"
+    keep.append(client)
     try:
         reply = await client.sc_status()
         return "answered" if isinstance(reply.message, ACSStatus) else "other"
     except (ClientError, trio.BrokenResourceError) as exc:
         return "closed" if "no response" not in str(exc) else "hung"
-    finally:
-        await client.aclose()
 
 
 def _limit_open_files(soft: int, hard: int) -> None:
@@ -159,7 +161,7 @@ async def test_open_file_limit_raised_and_connections_capped(
     outcomes: list[str] = []
     async with trio.open_nursery() as asking:
         for _ in range(30):
-            asking.start_soon(_record, outcomes, port)
+            asking.start_soon(_record, outcomes, port, held)
     assert sorted(outcomes) == ["answered"] * 10 + ["closed"] * 20, outcomes
     for client in held:
         await client.aclose()
@@ -170,5 +172,37 @@ async def test_open_file_limit_raised_and_connections_capped(
     assert not [e for e in stderr.lines if e["event"] == "accept failed"]
 
 
-async def _record(outcomes: list[str], port: int) -> None:
-    outcomes.append(await _answered_or_closed("127.0.0.1", port))
+async def _record(outcomes: list[str], port: int, keep: list[SipClient]) -> None:
+    outcomes.append(await _answered_or_closed("127.0.0.1", port, keep))
+
+
+async def test_client_that_pipelines_and_reads_must_still_log_in(
+    nursery: trio.Nursery, tmp_path: Path, sqlite_url: str
+) -> None:
+    """100,000 99s in one go, answers read as they come, never a 93: the connection never
+    waits for input, yet the login clock ends it long before the last frame is answered."""
+    config = make_config(tmp_path, sqlite_url, login_timeout=0.2)
+    seed(config)
+    running = await start(nursery, config)
+    stream = await trio.open_tcp_stream(running.host, running.port)
+    frames = 100_000
+    answered = 0
+    with captured_log(logging.INFO) as log:
+        async with trio.open_nursery() as sender:
+            sender.start_soon(_send_until_blocked, stream, b"9900302.00\r" * frames)
+            with trio.fail_after(30):  # a guard against hanging, not a measurement
+                while data := await _receive_or_reset(stream):
+                    answered += data.count(b"\r")
+            sender.cancel_scope.cancel()
+    await stream.aclose()
+    assert 0 < answered < frames
+    reasons = [e["reason"] for e in log_entries(log.getvalue()) if e["event"] == "disconnect"]
+    assert reasons == ["login timeout"]
+    running.daemon.stop()
+
+
+async def _receive_or_reset(stream: trio.SocketStream) -> bytes:
+    try:
+        return await stream.receive_some(65536)
+    except trio.BrokenResourceError:
+        return b""  # closed with unread input: the kernel resets the connection
