@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sip2d.client import ClientError, SipClient
 from sip2d.config import ListenerConfig
 from sip2d.protocol import ACSStatus, CheckoutResponse, PatronStatusResponse
+from sip2d.server.health import DatabaseHealth
 from tests.auth.secret_scan import assert_secret_absent
 from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, make_config, seed, start
 from tests.server.robust_tools import assert_no_traceback, count_level, log_entries
@@ -88,3 +89,29 @@ async def test_outage_is_logged_once_and_ends_at_the_first_success(
     assert_secret_absent(ALICE[1], text)
     assert_secret_absent(KIOSK[1], text)
     running.daemon.stop()
+
+
+def test_outage_log_with_a_steady_clock() -> None:
+    """A 100 s outage with a failure every 0.1 s: one start, one summary per 30 s, one end."""
+    now = [0.0]
+    changes: list[bool] = []
+    health = DatabaseHealth(summary_interval=30.0, clock=lambda: now[0], on_change=changes.append)
+    with captured_log(logging.INFO) as log:
+        for tick in range(1001):
+            now[0] = tick / 10
+            health.failed(OSError("connection refused"))
+        now[0] = 100.5
+        health.succeeded()
+        health.succeeded()  # already on line: nothing more to say
+    entries = log_entries(log.getvalue())
+    assert [(e["level"], e["event"]) for e in entries] == [
+        ("error", "database unavailable"),
+        ("warning", "database still unavailable"),
+        ("warning", "database still unavailable"),
+        ("warning", "database still unavailable"),
+        ("info", "database available again"),
+    ]
+    assert entries[0]["error"] == "OSError: connection refused"
+    assert [e["failures"] for e in entries[1:4]] == [300, 300, 300]
+    assert entries[4]["failures"] == 1001 and entries[4]["outage_seconds"] == 100.5
+    assert changes == [False, True]
