@@ -137,12 +137,16 @@ class ServerConfig:
     login_timeout: Annotated[float, Range(0.1)] = 60.0
     idle_timeout: Annotated[float, Range(0.1)] = 600.0
     frame_timeout: Annotated[float, Range(0.1)] = 30.0
+    # Seconds a response may take to be written: a client that stops reading is dropped.
+    send_timeout: Annotated[float, Range(0.1)] = 30.0
     max_frame_bytes: Annotated[int, Range(64)] = 16 * 1024
     max_consecutive_errors: Annotated[int, Range(1)] = 3
     max_login_attempts: Annotated[int, Range(1)] = 3
     shutdown_grace: Annotated[float, Range(0)] = 10.0
     # Seconds between database health checks (98 on-line status, /healthz, recovery).
     health_check_interval: Annotated[float, Range(0.1)] = 5.0
+    # Seconds between two "database still unavailable" lines during one outage.
+    outage_log_interval: Annotated[float, Range(0.1)] = 30.0
     # 98 fixed fields: tenths of a second / count; 999 means unknown.
     timeout_period: Annotated[int, Range(0, 999)] = 100
     retries_allowed: Annotated[int, Range(0, 999)] = 3

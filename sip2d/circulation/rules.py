@@ -149,6 +149,18 @@ _HOLD_READY = Prepared(
 )
 
 
+def days_after(moment: datetime, days: int) -> datetime:
+    """``moment`` plus ``days``, saturating at the last second ``datetime`` can hold.
+
+    A loan may be due on 9999-12-31 (a stored "never", or an off-line due date a kiosk sent):
+    renewing it stays "never" instead of failing with OverflowError.
+    """
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:
+        return datetime.max.replace(microsecond=0)
+
+
 def _journal(
     conn: Connection,
     kind: str,
@@ -323,9 +335,7 @@ def _checkout_found(
         # Off-line checkout of an item we believe is out: the kiosk's record wins.
         close_loan(conn, item.id, transaction_at or now)
     checked_out_at = (transaction_at or now) if no_block else now
-    due_at = (
-        nb_due_at if (no_block and nb_due_at) else checked_out_at + timedelta(days=policy.loan_days)
-    )
+    due_at = nb_due_at if (no_block and nb_due_at) else days_after(checked_out_at, policy.loan_days)
     try:
         open_loan(
             conn,
@@ -377,7 +387,7 @@ def _renew_loan(
             reason = "Another patron is waiting for this title; it cannot be renewed."
     if reason:
         return CircResult(False, reason, patron, item, renewal=False, due_at=loan.due_at)
-    due_at = max(now, loan.due_at) + timedelta(days=policy.loan_days)
+    due_at = days_after(max(now, loan.due_at), policy.loan_days)
     renew_loan(conn, loan.id, due_at)
     return CircResult(True, "", patron, item, renewal=renewal, due_at=due_at)
 
@@ -620,7 +630,8 @@ def fee_paid(
     )
     if fee_id:
         number = fee_id[1:] if fee_id[:1] in ("F", "f") else fee_id
-        if not number.isdigit():
+        # No row id is longer than Integer's 32 bits; a longer number would not even bind.
+        if not number.isdigit() or int(number) >= 2**31:
             return _paid(conn, terminal, now, False, "Unknown fee.", patron_barcode, transaction_id)
         query = query.where(fees.c.id == int(number))
     open_fees = conn.execute(query.order_by(fees.c.created_at, fees.c.id)).all()

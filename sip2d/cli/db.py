@@ -18,8 +18,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sip2d.cli.common import CliState, pass_state
-from sip2d.storage.connect import display_url, first_line, open_engine
-from sip2d.storage.errors import SchemaOutOfDate, StorageError
+from sip2d.storage.connect import display_url, open_engine
+from sip2d.storage.errors import SchemaOutOfDate, StorageError, first_line
 from sip2d.storage.migrate import check_schema_current, head_revision, revision_of, upgrade_engine
 from sip2d.storage.migrate import upgrade_sql as write_upgrade_sql
 

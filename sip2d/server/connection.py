@@ -4,7 +4,11 @@ SIP2 is strictly request/response (reference section 1), so a connection handles
 at a time; pipelined frames simply wait in the frame buffer. Three clocks bound a connection:
 the login timeout (a socket that never logs in), the idle timeout (kiosks send 99 as
 keep-alive; silence beyond it means a dead peer), and the partial-frame timeout (a client
-trickling bytes of one frame is dropped). Before each wait for input the connection notes
+trickling bytes of one frame is dropped). Sends have a clock too, the send timeout: a client
+that pipelines requests and never reads fills its buffers until a response cannot be written,
+and without a deadline that connection would hold its slot for ever. (One that keeps frames
+coming and does read never waits for input either; the login clock is also checked before each
+frame, so it too must log in in time.) Before each wait for input or output the connection notes
 which clock ends it and when; the daemon's timekeeper task cancels the connection's one
 cancel scope when that moment passes (:meth:`Connection.expire`). A cancel scope with a
 deadline per receive cost a keep-alive as much as decoding it.
@@ -85,6 +89,7 @@ class Connection:
         self._scope: trio.CancelScope | None = None
         self._wait_deadline = math.inf  # while waiting for input: when the wait ends
         self._wait_reason = ""
+        self._receiving = False  # waiting for input (not for a send): shutdown may end it
         self._connected_at = self._last_activity = 0.0
         self._partial_since: float | None = None
 
@@ -97,11 +102,12 @@ class Connection:
         )
         reason = "closed by client"
         try:
-            if self.listener.login_account:
-                await self.dispatcher.bind_listener_account(
-                    self.handler_ctx, self.listener.login_account
-                )
-            reason = await self._loop()
+            if self.listener.login_account and not await self.dispatcher.bind_listener_account(
+                self.handler_ctx, self.listener.login_account
+            ):
+                reason = "database unavailable"
+            else:
+                reason = await self._loop()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             reason = "connection reset"
         except FrameTooLong:
@@ -127,7 +133,7 @@ class Connection:
 
     def stop_waiting(self) -> None:
         """Shutdown: end a wait for input. A message already received is answered first."""
-        if self._wait_deadline != math.inf and self._scope is not None:
+        if self._receiving and self._scope is not None:
             self._scope.cancel()
 
     async def _loop(self) -> str:
@@ -153,10 +159,17 @@ class Connection:
         while True:
             frame = self.frames.next_frame()
             if frame is not None:
-                self._last_activity = trio.current_time()
+                self._last_activity = now = trio.current_time()
+                # Pipelined frames never wait for input, where the clocks are looked at: the
+                # login clock is also checked here, so a client that keeps a stream of frames
+                # coming (and reads the answers) still has to log in within the timeout.
+                if not self.session.logged_in and now >= self._connected_at + server.login_timeout:
+                    return "login timeout"
                 closing = await self._handle(frame)
                 if closing:
                     return closing
+                if scope.cancel_called:
+                    return self._wait_reason  # the answer went out just as its clock ran out
                 self._partial_since = trio.current_time() if self.frames.pending else None
                 continue
             if self.ctx.stopping.is_set():
@@ -169,8 +182,12 @@ class Connection:
             if partial_since is not None and partial_since + server.frame_timeout < deadline:
                 reason, deadline = "partial frame timeout", partial_since + server.frame_timeout
             self._wait_reason, self._wait_deadline = reason, deadline
-            data = await self.stream.receive_some(RECEIVE_SIZE)
-            self._wait_deadline = math.inf
+            self._receiving = True
+            try:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            finally:
+                self._receiving = False
+                self._wait_deadline = math.inf
             if not data:
                 return "server shutting down" if self.ctx.stopping.is_set() else "closed by client"
             self.frames.feed(bytes(data))
@@ -180,6 +197,15 @@ class Connection:
                 self._partial_since = trio.current_time()
             if scope.cancel_called:
                 return None
+
+    async def _send(self, data: bytes) -> None:
+        """Write one response within the send timeout."""
+        self._wait_reason = "send timeout"
+        self._wait_deadline = trio.current_time() + self.ctx.config.server.send_timeout
+        try:
+            await self.stream.send_all(data)
+        finally:
+            self._wait_deadline = math.inf
 
     async def _handle(self, frame: bytes) -> str | None:
         """Answer one frame. Returns a reason when the connection must close."""
@@ -215,7 +241,7 @@ class Connection:
                     fields[name] = MASK
                 extra["fields"] = fields
             log.log(level, "message", extra=extra)
-        await self.stream.send_all(data)
+        await self._send(data)
         return result.close
 
     async def _answer_unexecuted(self, action: Send | Refuse, started: float) -> str | None:
@@ -231,7 +257,7 @@ class Connection:
                     "result": action.reason,
                 },
             )
-            await self.stream.send_all(action.data)
+            await self._send(action.data)
             return f"too many errors ({action.reason})" if action.close else None
         if isinstance(action, Refuse):
             ctx.metrics.count_message(action.message_id, "malformed", time.perf_counter() - started)
@@ -248,7 +274,7 @@ class Connection:
                 self.handler_ctx, action.message_id, f"Malformed request: {action.error.reason}"
             )
             if response is None:
-                await self.stream.send_all(self.exchange.resend_request(action.checksummed))
+                await self._send(self.exchange.resend_request(action.checksummed))
             else:
-                await self.stream.send_all(self.exchange.refusal(action, response))
+                await self._send(self.exchange.refusal(action, response))
             return "too many malformed frames" if action.close else None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from sip2d.config import Config, resolve_time_zone
+from sip2d.server.health import DatabaseHealth
 from sip2d.server.metrics import Metrics
 from sip2d.server.wire_time import WireClock, utc_now
 from sip2d.storage.runner import DatabaseRunner
@@ -30,22 +31,6 @@ def wire_clock(config: Config, clock: Callable[[], datetime] = utc_now) -> WireC
     """The clock for ``config``'s ``[server] time_zone`` and ``utc_dates``."""
     server = config.server
     return WireClock(resolve_time_zone(server), utc_dates=server.utc_dates, clock=clock)
-
-
-@dataclass
-class DatabaseHealth:
-    """Whether the database answered recently; 98 reports on line only while it does."""
-
-    online: bool = True
-    last_error: str = ""
-
-    def failed(self, error: BaseException) -> None:
-        self.online = False
-        self.last_error = type(error).__name__
-
-    def succeeded(self) -> None:
-        self.online = True
-        self.last_error = ""
 
 
 @dataclass
@@ -66,9 +51,12 @@ class ServerContext:
 
     def __post_init__(self) -> None:
         self.wire = wire_clock(self.config, self.clock)
+        self.health.on_change = lambda online: self.metrics.db_online.set(1 if online else 0)
+        self.health.summary_interval = self.config.server.outage_log_interval
 
     def apply(self, config: Config) -> None:
         """Put a reloaded configuration in force for the next message of every connection."""
         self.config = config
         self.gate.reconfigure(config.throttle)
         self.wire = wire_clock(config, self.clock)
+        self.health.summary_interval = config.server.outage_log_interval

@@ -30,10 +30,10 @@ from sqlalchemy import text
 from sip2d.config import Config, ConfigError, ListenerConfig, load_config, parse_address
 from sip2d.server.connection import Connection, peer_address
 from sip2d.server.context import ServerContext
+from sip2d.server.descriptors import fit_connections, raise_open_file_limit
 from sip2d.server.dispatch import Dispatcher
 from sip2d.server.http import handle_http
 from sip2d.server.logs import configure_logging
-from sip2d.storage.connect import first_line
 
 log = logging.getLogger("sip2d.server")
 
@@ -114,9 +114,15 @@ class Daemon:
         self.metrics_address: tuple[str, int] | None = None
         self._listener_scope: trio.CancelScope | None = None
         self._connection_nursery: trio.Nursery | None = None
+        self._open_files = raise_open_file_limit()
 
     async def run(self, *, task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED) -> None:
         ctx = self.ctx
+        # Before any listener opens: the connection limit must be reached before the
+        # descriptor limit (sip2d.server.descriptors).
+        fitted = fit_connections(ctx.config, self._open_files)
+        if fitted is not ctx.config:
+            ctx.apply(fitted)
         opened = await open_listeners(ctx.config)
         metrics_listeners = await open_metrics_listeners(ctx.config)
         async with trio.open_nursery() as daemon_nursery:
@@ -212,7 +218,7 @@ class Daemon:
                 ctx.connections_per_address[address] = remaining
 
     async def _timekeeper(self) -> None:
-        """End connections whose login, idle or partial-frame clock has run out.
+        """End connections whose login, idle, partial-frame or send clock has run out.
 
         One task looking at every connection a few times per shortest timeout is cheaper than a
         cancel scope with a deadline around every receive, which each keep-alive would pay for.
@@ -221,7 +227,9 @@ class Daemon:
         ctx = self.ctx
         while True:
             server = ctx.config.server  # re-read: a reload may change the timeouts
-            shortest = min(server.login_timeout, server.idle_timeout, server.frame_timeout)
+            shortest = min(
+                server.login_timeout, server.idle_timeout, server.frame_timeout, server.send_timeout
+            )
             await trio.sleep(min(max(shortest / 10, 0.01), 1.0))
             now = trio.current_time()
             connections = list(ctx.connections)
@@ -237,21 +245,16 @@ class Daemon:
             await trio.sleep(self.ctx.config.server.health_check_interval)
 
     async def check_database(self) -> bool:
+        """Ask the database for ``SELECT 1``; any failure, including no answer within 3 s, is
+        an outage (logged by :class:`~sip2d.server.health.DatabaseHealth`, once)."""
         ctx = self.ctx
         try:
             with trio.fail_after(3):
                 await ctx.db.read(lambda conn: conn.execute(text("SELECT 1")).scalar())
         except Exception as exc:
-            if ctx.health.online:
-                log.error(
-                    "database unavailable",
-                    extra={"error": f"{type(exc).__name__}: {first_line(exc)}"},
-                )
             ctx.health.failed(exc)
             ctx.metrics.db_online.set(0)
             return False
-        if not ctx.health.online:
-            log.info("database available again")
         ctx.health.succeeded()
         ctx.metrics.db_online.set(1)
         return True
@@ -318,7 +321,7 @@ class Daemon:
             session=new.session,
             logging=new.logging,
         )
-        self.ctx.apply(applied)
+        self.ctx.apply(fit_connections(applied, self._open_files))
         configure_logging(applied.logging.level, applied.logging.format)
         log.info("configuration reloaded", extra={"file": str(Path(self.config_path))})
 

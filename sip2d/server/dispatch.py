@@ -34,6 +34,7 @@ from sip2d.protocol import (
     RequestSCResend,
     SCStatus,
 )
+from sip2d.server.field_limits import too_long
 from sip2d.server.handlers import circulation, fees, holds, items, login_status, patron
 from sip2d.server.handlers.context import (
     MSG_NOT_LOGGED_IN,
@@ -42,15 +43,34 @@ from sip2d.server.handlers.context import (
     Result,
 )
 from sip2d.server.handlers.permissions import Permissions
-from sip2d.storage.connect import first_line
-from sip2d.storage.errors import StorageError
+from sip2d.storage.errors import StorageError, error_text, is_connection_error
 from sip2d.storage.queries import get_account_by_login
 
 log = logging.getLogger("sip2d.server")
 
+MSG_NOT_PROCESSED = "This request could not be processed. Please see library staff."
+
 Handler = Callable[[HandlerContext, Any], Awaitable[Result]]
 # Answered before login and whatever the account's permissions.
 _ALWAYS = (LoginRequest, SCStatus)
+
+
+_DATABASE_ERRORS = (DBAPIError, StorageError, SQLAlchemyError, OSError)
+
+
+def _database_failed(ctx: HandlerContext, exc: BaseException, msg_id: str) -> bool:
+    """Account for a database error; True when it is an outage (connection-level)."""
+    ctx.metrics.db_errors.inc()
+    if is_connection_error(exc):
+        # Logged by the health record: once per outage, not once per request.
+        ctx.health.failed(exc)
+        return True
+    # This request failed, the database did not: the others carry on as before.
+    log.error(
+        "database error",
+        extra={"conn": ctx.session.connection_id, "msg_id": msg_id, "error": error_text(exc)},
+    )
+    return False
 
 
 class Dispatcher:
@@ -92,28 +112,33 @@ class Dispatcher:
             msg_id = type(message).MESSAGE_ID
             if not self.permissions.allows(session.account, ctx.config, msg_id):
                 handler = patron.not_permitted
+        oversized = too_long(message)
+        if oversized is not None:
+            return Result(ctx.refusal(message, oversized), "too_long")
         try:
             return await handler(ctx, message)
-        except (DBAPIError, StorageError, SQLAlchemyError, OSError) as exc:
-            ctx.health.failed(exc)
-            ctx.metrics.db_errors.inc()
-            log.error(
-                "database error",
-                extra={
-                    "conn": session.connection_id,
-                    "msg_id": type(message).MESSAGE_ID,
-                    "error": f"{type(exc).__name__}: {first_line(exc)}",
-                },
+        except _DATABASE_ERRORS as exc:
+            outage = _database_failed(ctx, exc, type(message).MESSAGE_ID)
+            return Result(
+                ctx.refusal(message, MSG_OFFLINE if outage else MSG_NOT_PROCESSED), "db_error"
             )
-            return Result(ctx.refusal(message, MSG_OFFLINE), "db_error")
 
-    async def bind_listener_account(self, ctx: HandlerContext, login: str) -> None:
-        """Ports configured without 93: every connection acts as one configured account."""
-        record = await ctx.read(lambda c: get_account_by_login(c, login))
+    async def bind_listener_account(self, ctx: HandlerContext, login: str) -> bool:
+        """Ports configured without 93: every connection acts as one configured account.
+
+        False when the database could not be asked: the connection is then closed, since it
+        could never log in (a missing or disabled account leaves it open, refusing everything).
+        """
+        try:
+            record = await ctx.read(lambda c: get_account_by_login(c, login))
+        except _DATABASE_ERRORS as exc:
+            _database_failed(ctx, exc, "")
+            return False
         if record is None or not record.enabled:
             log.error("listener account missing or disabled", extra={"account": login})
-            return
+            return True
         ctx.log_in(record)
+        return True
 
     @staticmethod
     def refusal_for(ctx: HandlerContext, message_id: str, reason: str) -> Message | None:

@@ -8,7 +8,8 @@ before anything is executed, whether the frame is:
   (P18); a 97 never replaces the stored response;
 * a retransmission of the previous request (same sequence number and same checksum, P19):
   resend the stored response, so a kiosk that retries a checkout after a timeout does not
-  create a second loan or a second payment;
+  create a second loan or a second payment; except a 99, which is always answered afresh (its
+  98 carries the clock and the on-line flag, and answering it twice changes nothing);
 * malformed or of an unknown id: a refusal or ``96``, counted toward closing the connection
   after several in a row (9.4) so a device that keeps sending garbage cannot loop forever;
 * otherwise a request to execute; the caller runs it and passes the response message to
@@ -28,6 +29,7 @@ from sip2d.protocol import (
     Received,
     RequestACSResend,
     RequestSCResend,
+    SCStatus,
     UnknownMessage,
     decode,
     encode,
@@ -143,7 +145,13 @@ class Exchange:
             if self.last_response is None:
                 return Send(self.resend_request(), "97 before any response")
             return Send(self.last_response, "97 resend")
-        if trailer is not None and trailer.sequence is not None:
+        # A 99 is never a retransmission to answer from memory: a kiosk that never increments
+        # AY would be shown a frozen clock and on-line flag. Answering it again changes nothing.
+        if (
+            trailer is not None
+            and trailer.sequence is not None
+            and not isinstance(received.message, SCStatus)
+        ):
             key = (trailer.sequence, trailer.checksum.upper())
             if key == self._last_request and self.last_response is not None:
                 return Send(self.last_response, "duplicate request")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from sip2d.config import DatabaseConfig, database_url_problem
 from sip2d.storage.engine import make_engine
-from sip2d.storage.errors import DatabaseUnavailable
+from sip2d.storage.errors import DatabaseUnavailable, first_line
 
 
 def display_url(url: str) -> str:
@@ -25,15 +25,6 @@ def display_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's text (the driver's own, when wrapped)."""
-    inner = getattr(exc, "orig", None) or exc
-    for line in str(inner).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(inner).__name__
 
 
 def connect_engine(

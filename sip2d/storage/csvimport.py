@@ -58,8 +58,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 
 from sip2d.storage import values
-from sip2d.storage.connect import first_line
-from sip2d.storage.errors import StorageError
+from sip2d.storage.errors import StorageError, first_line
 from sip2d.storage.models import BLOCKED_BY_STAFF, NOT_BLOCKED, items, patrons
 from sip2d.storage.sqltime import utcnow
 

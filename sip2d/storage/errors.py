@@ -8,6 +8,9 @@ PIN, a password or a database password (URLs are rendered with the password hidd
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
+
 
 class StorageError(Exception):
     """Base class: something the operator or the caller can act on, stated in one line."""
@@ -56,3 +59,37 @@ class ItemAlreadyOnLoan(StorageError):
     def __init__(self, item_id: int) -> None:
         self.item_id = item_id
         super().__init__(f"item {item_id} is already on loan")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached, rather than that one statement failed.
+
+    Only these may mark the database unavailable (98 off line for every kiosk): a value too long
+    for its column (DataError), a broken constraint (IntegrityError) or a bad statement
+    (ProgrammingError) concern the one request that caused them, and treating them as an outage
+    let a single crafted frame take every kiosk off line. Connection-level means: the driver
+    could not connect or lost the connection (OperationalError, InterfaceError, or any error
+    SQLAlchemy flagged as a disconnect), the pool had no connection to give (its TimeoutError),
+    the store said so itself (:class:`DatabaseUnavailable`), or the operating system failed the
+    I/O (OSError).
+    """
+    if isinstance(exc, (DatabaseUnavailable, OSError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (SATimeoutError, DisconnectionError))
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's text (the driver's own, when wrapped): no
+    statement and no bound parameters, which could carry a barcode or a hash into a log."""
+    inner = getattr(exc, "orig", None) or exc
+    for line in str(inner).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(inner).__name__
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for the log: the exception class and the driver's own first line."""
+    return f"{type(exc).__name__}: {first_line(exc)}"

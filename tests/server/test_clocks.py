@@ -8,13 +8,14 @@ answered. Both must answer the kiosk; the real daemon and database do the answer
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import trio
 
 from sip2d.protocol import decode, encode
 from sip2d.protocol.messages import SCStatus
 from sip2d.server.connection import Connection
-from tests.server.conftest import Running
+from tests.server.conftest import Running, make_config, seed, start
 
 STATUS = encode(
     SCStatus(status_code="0", max_print_width=80, protocol_version="2.00"),
@@ -81,8 +82,13 @@ async def test_a_frame_that_arrives_as_its_clock_runs_out_is_answered(running: R
 
 
 async def test_a_message_in_hand_is_answered_even_if_its_clock_has_run_out(
-    running: Running,
+    nursery: trio.Nursery, tmp_path: Path, database_url: str
 ) -> None:
+    # By LATER the clocks of waits for input have run out, not the send clock: that one ends
+    # only a send that cannot complete (tests/server/test_misbehaving_clients.py).
+    config = make_config(tmp_path, database_url, send_timeout=2 * LATER)
+    seed(config)
+    running = await start(nursery, config)
     holder: list[Connection] = []
     expired: list[bool] = []
 
@@ -97,3 +103,4 @@ async def test_a_message_in_hand_is_answered_even_if_its_clock_has_run_out(
     await conn.serve()
     assert expired == [True, True]
     assert [decode(frame[:-1]).message.MESSAGE_ID for frame in stream.sent] == ["98", "98"]
+    running.daemon.stop()

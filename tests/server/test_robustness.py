@@ -96,7 +96,7 @@ async def test_database_outage_then_recovery(
     running.daemon.stop()
     logging.getLogger("sip2d").removeHandler(handler)
     # The failing database produced errors in the log, and never the PIN or the password.
-    assert '"event": "database error"' in captured.getvalue()
+    assert '"event": "database unavailable"' in captured.getvalue()
     # #17 item 9: each names the driver's reason, not only the exception class.
     errors = [
         json.loads(line)["error"]

@@ -13,6 +13,7 @@ kiosk login could close another patron's loan by claiming it happened off line.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection
@@ -41,6 +42,13 @@ def offline_accepted(ctx: HandlerContext, no_block: bool) -> bool:
     """Whether a no-block request is taken as an off-line transaction (account permission)."""
     account = ctx.account
     return no_block and account is not None and account.can_offline
+
+
+def not_after(reported: datetime | None, now: datetime) -> datetime | None:
+    """A time a kiosk reports for something it did (an off-line checkout or return), at the
+    latest now: an event cannot have happened in the future, and a return dated 9999-12-31
+    would otherwise charge millions of days of fines."""
+    return None if reported is None else min(reported, now)
 
 
 def _circ_response(
@@ -79,7 +87,7 @@ async def checkout(ctx: HandlerContext, message: CheckoutRequest) -> Result:
     offline = offline_accepted(ctx, message.no_block)
     refusal = await ctx.authorise(patron, message.patron_password, required=not offline)
     clock = ctx.clock
-    transaction_at = clock.from_wire(message.transaction_date)
+    transaction_at = not_after(clock.from_wire(message.transaction_date), now)
     nb_due = clock.from_wire(message.nb_due_date) if offline else None
     currency = ctx.config.server.currency
     key = retries.retry_key("11", ctx.account, patron, item, transaction_at)
@@ -176,7 +184,7 @@ async def checkin(ctx: HandlerContext, message: CheckinRequest) -> Result:
     if message.cancel:
         result = await ctx.write(lambda c: rules.cancel_checkout(c, terminal, item, now))
         return answered(_checkin_response(ctx, item, result, returned_now=False), False)
-    returned = ctx.clock.from_wire(message.return_date)
+    returned = not_after(ctx.clock.from_wire(message.return_date), now)
     offline = offline_accepted(ctx, message.no_block)
     currency = ctx.config.server.currency
     transaction_at = ctx.clock.from_wire(message.transaction_date)

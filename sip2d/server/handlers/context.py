@@ -20,7 +20,8 @@ from sip2d.circulation import rules
 from sip2d.config import Config
 from sip2d.protocol import Message
 from sip2d.server import refusals
-from sip2d.server.context import DatabaseHealth, ServerContext
+from sip2d.server.context import ServerContext
+from sip2d.server.health import DatabaseHealth
 from sip2d.server.metrics import Metrics
 from sip2d.server.session import Session, terminator_bytes
 from sip2d.server.wire_time import WireClock
@@ -100,10 +101,16 @@ class HandlerContext:
         return self._server.wire
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        return await self._server.db.read(fn)
+        result = await self._server.db.read(fn)
+        if not self._server.health.online:
+            self._server.health.succeeded()  # the database answered: on line from now on
+        return result
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        return await self._server.db.write(fn)
+        result = await self._server.db.write(fn)
+        if not self._server.health.online:
+            self._server.health.succeeded()
+        return result
 
     # --- who is asking ---------------------------------------------------------------------
 
