@@ -98,13 +98,18 @@ class Profile:
     lockout_attempts: int = 5
     kiosk: KioskExpectations = KioskExpectations()
     source: str = "<built in code>"
+    # The parallel-guessing check (LK-02): the most PINs the server says it verifies for one
+    # patron between two right ones however they are sent (None: ``lockout_attempts``), and
+    # the patron it may lock (not the first two, which other checks use).
+    lockout_threshold: int | None = None
+    lockout_patron: Patron | None = None
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, for masking; empty ones are left out (nothing to hide)."""
         found: list[Secret] = [self.terminal_password]
         if self.login is not None:
             found.append(self.login.password)
-        for patron in (self.patron, self.second_patron):
+        for patron in (self.patron, self.second_patron, self.lockout_patron):
             if patron is not None and patron.pin is not None:
                 found.append(patron.pin)
         return tuple(s.reveal() for s in found if s)
@@ -117,7 +122,7 @@ class Profile:
 # --- loading ------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"name", "connection", "login", "patron", "second_patron", "item", "invalid"}
-_TOP_KEYS |= {"changes", "lockout", "kiosk"}
+_TOP_KEYS |= {"changes", "lockout", "kiosk", "lockout_patron"}
 
 
 class _Reader:
@@ -288,6 +293,8 @@ def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
 
     lockout = _Reader(_table(doc, "lockout", path) or {}, "[lockout] ", path, env)
     attempts = int(lockout.number("attempts", 5, minimum=1, integer=True))
+    threshold_value = lockout.number("threshold", 0, minimum=1, integer=True)
+    threshold = int(threshold_value) if "threshold" in lockout.table else None
     lockout.finish()
 
     kiosk = _Reader(_table(doc, "kiosk", path) or {}, "[kiosk] ", path, env)
@@ -298,13 +305,16 @@ def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
 
     patron = _patron(doc, "patron", path, env)
     second = _patron(doc, "second_patron", path, env)
-    barcodes = [p.barcode for p in (patron, second) if p is not None]
+    lockout_patron = _patron(doc, "lockout_patron", path, env)
+    barcodes = [p.barcode for p in (patron, second, lockout_patron) if p is not None]
     if invalid_patron in barcodes:
         raise ProfileError(f"{path}: [invalid] patron: must differ from the real patrons")
     if item is not None and invalid_item == item:
         raise ProfileError(f"{path}: [invalid] item: must differ from [item] barcode")
-    if len(set(barcodes)) != len(barcodes):
+    if patron is not None and second is not None and patron.barcode == second.barcode:
         raise ProfileError(f"{path}: [second_patron] barcode: must differ from [patron]")
+    if len(set(barcodes)) != len(barcodes):
+        raise ProfileError(f"{path}: [lockout_patron] barcode: must differ from the others")
 
     return Profile(
         name=name,
@@ -325,6 +335,8 @@ def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         lockout_attempts=attempts,
         kiosk=expectations,
         source=str(path),
+        lockout_threshold=threshold,
+        lockout_patron=lockout_patron,
     )
 
 
