@@ -39,7 +39,7 @@ def test_demo_profile_matches_the_demo_library() -> None:
     assert profile.login.user == demo.KIOSK_LOGIN
     assert profile.login.password.reveal() == demo.KIOSK_PASSWORD
     assert profile.institution_id == demo.INSTITUTION_ID
-    for patron in (profile.patron, profile.second_patron):
+    for patron in (profile.patron, profile.second_patron, profile.lockout_patron):
         assert patron is not None and patron.pin is not None
         seeded = patrons[patron.barcode]
         assert patron.pin.reveal() == seeded.pin
