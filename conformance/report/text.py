@@ -107,7 +107,8 @@ def closing_lines(report: Report) -> list[str]:
     unjudged = report.must_not_judged
     if unjudged:
         ids = ", ".join(r.check.id for r in unjudged)
-        lines.append(f"{len(unjudged)} MUST checks did not run (skipped or not run): {ids}")
+        noun = "check" if len(unjudged) == 1 else "checks"
+        lines.append(f"{len(unjudged)} MUST {noun} did not run (skipped or not run): {ids}")
     musts = [r for r in report.results if r.check.severity is Severity.MUST]
     passed = sum(1 for r in musts if r.status is Status.PASS)
     lines.append(f"MUST checks passed: {passed} of {len(musts)}")
