@@ -47,6 +47,10 @@ from sip2d.protocol import ACSStatus, LoginResponse
 
 # A check may open several connections and wait several times; this bounds the whole check.
 CHECK_BUDGET_TIMEOUTS = 30
+# The question "does the server still answer?" waits at least this long for each answer: a
+# slow answer under load must not be taken for a dead server (a dead one refuses or closes
+# at once).
+LIVENESS_TIMEOUT = 5.0
 
 
 class Unreachable(Exception):
@@ -142,7 +146,7 @@ async def answering(run: RunState) -> bool:
             run.target,
             recorder,
             encoding=profile.encoding,
-            timeout=profile.timeout,
+            timeout=max(profile.timeout, LIVENESS_TIMEOUT),
             checksums=run.checksums,
         )
     except WireError:

@@ -32,7 +32,9 @@ from tests.conformance.conftest import (
 from tests.conformance.faults import GROUPS, dies_on_split_frames, lost_guesses
 from tests.conformance.proxy import Fault, FaultProxy
 
-FAST = dataclasses.replace(PROFILE, timeout=0.5)
+# Short enough that the faults that leave requests unanswered cost little, long enough that a
+# loaded machine (CI shares its cores) answers every request in time.
+FAST = dataclasses.replace(PROFILE, timeout=1.5)
 # Failures proven outside the proxy groups, by the tests below.
 CONFIG_FAULTS = {"FR-06", "LK-01", "LK-02", "SE-01"}
 # Groups whose faults leave requests unanswered that other checks send too: those checks are
@@ -175,7 +177,7 @@ async def test_a_silent_server_fails_the_gate_check_and_skips_the_rest(
         await trio.sleep(0.01)
     report = await run_suite(proxy.port, FAST)
     assert failed(report) == {"SE-01"}
-    assert "no response within 0.5 s" in report.result("SE-01").detail
+    assert f"no response within {FAST.timeout:g} s" in report.result("SE-01").detail
     skipped = [r for r in report.results if r.check.id != "SE-01"]
     assert all(r.status is Status.SKIP for r in skipped)
     assert skipped[0].detail.startswith("the server did not answer the preflight 93 Login")

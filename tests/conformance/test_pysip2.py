@@ -27,7 +27,7 @@ PYSIP2_PROFILE = Profile(
     name="pysip2 0.1.0",
     encoding="cp850",  # pysip2's default
     institution_id="PYLIB",
-    timeout=0.5,
+    timeout=1.5,  # generous: CI machines are shared
     status_before_login=False,  # login_required=True closes the connection instead
     login=Login(KIOSK[0], Secret(KIOSK[1]), "DESK"),
     patron=Patron("3001", Secret("1357")),
