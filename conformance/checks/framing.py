@@ -18,15 +18,18 @@ from conformance import requests
 from conformance.checks.context import CheckSession
 from conformance.judge import expect
 from conformance.model import MUST, SHOULD, CheckDependent, CheckFailed, CheckSkipped, check
-from conformance.wire import Closed, Wire
+from conformance.wire import Closed
 from sip2d.protocol import (
     ACSStatus,
+    CheckinRequest,
     CheckinResponse,
+    CheckoutRequest,
     CheckoutResponse,
     ItemInformationRequest,
     ItemInformationResponse,
     Message,
     PatronStatusResponse,
+    RenewRequest,
     RenewResponse,
 )
 
@@ -201,13 +204,14 @@ def has_blank_nb_due_date(request: bytes) -> bool:
 
 
 async def _control_then_blank(
-    s: CheckSession, control: Message, blanked: bytes, expected: type[Message], root: str
-) -> Wire:
-    """Send ``control`` (the same request with the date filled in), then ``blanked``.
+    s: CheckSession, request: Message, date: slice, expected: type[Message], root: str
+) -> None:
+    """Send ``request`` with its date filled in (the control), then with that date blank.
 
     The control isolates the rule: a server that does not answer the control either has a
     defect of its own that ``root`` names (an unknown item, the message itself), not this one.
     """
+    control = _dated(request)
     wire = await s.connect()
     try:
         expect(await wire.request(control), expected, s.encoding)
@@ -216,9 +220,19 @@ async def _control_then_blank(
             root,
             f"the same {control.MESSAGE_ID} with a date filled in is not answered either ({exc})",
         ) from None
-    await wire.send(wire.seal(blanked))
+    body = wire.body(request)
+    await wire.send(wire.seal(body[: date.start] + BLANK_DATE + body[date.stop :]))
     expect(await wire.receive(), expected, s.encoding)
-    return wire
+
+
+def _dated(request: Message) -> Message:
+    """``request`` with the date these checks blank filled in: returned now, due in a
+    fortnight."""
+    if isinstance(request, CheckinRequest):
+        return dataclasses.replace(request, return_date=requests.now())
+    if isinstance(request, CheckoutRequest | RenewRequest):
+        return dataclasses.replace(request, nb_due_date=requests.now() + timedelta(days=14))
+    raise TypeError(f"no date to fill in a {request.MESSAGE_ID}")
 
 
 @check("FR-11", "A blank (18 spaces) return date in 09 is accepted", "§4.1, P20", SHOULD, GROUP,
@@ -229,13 +243,8 @@ async def blank_return_date(s: CheckSession) -> None:
     # separate trouble with unknown items cannot show here; else the unknown item, after a
     # control 09 that must be answered for the rule to be judged at all.
     item = s.profile.item if s.profile.item and s.run.allow_changes else s.profile.invalid_item
-    probe = await s.connect()
     request = requests.checkin(s.profile, item)
-    body = probe.body(request)
-    await _control_then_blank(
-        s, request, body[: RETURN_DATE.start] + BLANK_DATE + body[RETURN_DATE.stop :],
-        CheckinResponse, "MS-09",
-    )  # fmt: skip
+    await _control_then_blank(s, request, RETURN_DATE, CheckinResponse, "MS-09")
     s.note(f"checked in item {item} with a return date, then with a blank one")
 
 
@@ -251,10 +260,8 @@ async def blank_nb_due_date(s: CheckSession) -> None:
     if not tried:
         raise CheckSkipped("the server's BX announces neither 11 nor 29")
     for message_id, expected, root in tried:
-        blank = requests.harmless_request(s.profile, message_id)
-        dated = dataclasses.replace(blank, nb_due_date=requests.now() + timedelta(days=14))  # type: ignore[call-arg]
-        probe = await s.connect()
-        await _control_then_blank(s, dated, probe.body(blank), expected, root)
+        request = requests.harmless_request(s.profile, message_id)
+        await _control_then_blank(s, request, NB_DUE_DATE, expected, root)
 
 
 LONG_VALUE = 70
