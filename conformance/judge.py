@@ -38,6 +38,28 @@ NUMBERS = "FD-05"
 DELIMITERS = "FD-06"
 FIELD_SYNTAX = "FD-07"
 VALUES = "FD-08"
+VALUE_FORMS = "FD-11"
+LEAKED = "FD-12"
+
+# Variable fields whose value has a form of its own (reference sections 4.4, 5.6, 5.8, 6): the
+# codec reads them as text, so their form is judged here. Empty values are allowed (a field
+# sent empty says "none", as for every variable field).
+FORMS: dict[str, tuple[re.Pattern[str], str]] = {
+    "BH": (re.compile(r"[A-Z]{3}"), "a currency must be 3 letters (ISO 4217)"),
+    "BV": (re.compile(r"-?[0-9]+(\.[0-9]+)?"), "an amount must be a decimal number like 2.50"),
+    "CC": (re.compile(r"-?[0-9]+(\.[0-9]+)?"), "an amount must be a decimal number like 2.50"),
+    "CK": (re.compile(r"[0-9]{3}"), "a media type must be 3 digits"),
+    "BT": (re.compile(r"[0-9]{2}"), "a fee type must be 2 digits"),
+}
+# What a program's internal representation looks like when it is printed instead of the value
+# it holds: Perl references (ARRAY(0x...), Foo=HASH(0x...)), Python reprs (<Foo object at
+# 0x...>), JavaScript's [object Object] and Java's default toString (pkg.Class@1a2b3c).
+_LEAK = re.compile(
+    r"\b(?:ARRAY|HASH|CODE|SCALAR|REF|GLOB)\(0x[0-9a-fA-F]+\)"
+    r"|<[\w.]+ object at 0x[0-9a-fA-F]+>"
+    r"|\[object Object\]"
+    r"|\b(?:[a-z_]\w*\.)+[A-Z]\w*@[0-9a-f]{4,8}\b"
+)
 
 # Extension fields (reference section 8) that the codec's tables carry: not in the 2.00 spec, so
 # their position says nothing about spec order.
@@ -91,6 +113,32 @@ def format_problems(frame: Frame, encoding: str) -> list[tuple[str, str]]:
             found.append((FIELD_SYNTAX, f"unknown message id {body[:2]!r}"))
             continue
         found.append((rule_of(problem.reason), str(problem)))
+    found.extend(value_problems(frame, encoding))
+    return found
+
+
+def field_values(frame: Frame, encoding: str) -> list[tuple[str, str]]:
+    """(code, value) of every variable field, in wire order (empty when the id is unknown)."""
+    cls = MESSAGE_TYPES.get(frame.message_id)
+    if cls is None:
+        return []
+    text = body_of(frame).decode(encoding, "replace")
+    rest = text[2 + cls.LAYOUT.fixed_width :]
+    return [(piece[:2], piece[2:]) for piece in rest.split("|") if len(piece) >= 2]
+
+
+def value_problems(frame: Frame, encoding: str) -> list[tuple[str, str]]:
+    """(rule, description) for values that are not of their field's form (FD-11) or are a
+    program's internal representation printed by mistake (FD-12)."""
+    found: list[tuple[str, str]] = []
+    for code, value in field_values(frame, encoding):
+        form = FORMS.get(code)
+        if form is not None and value and not form[0].fullmatch(value):
+            found.append((VALUE_FORMS, f"{code} {value!r}: {form[1]}"))
+        leak = _LEAK.search(value)
+        if leak is not None:
+            found.append((LEAKED, f"{code} {value!r}: {leak.group(0)} is a program's "
+                                  "internal representation, not a value"))  # fmt: skip
     return found
 
 

@@ -102,13 +102,18 @@ class Profile:
     lockout_attempts: int = 5
     kiosk: KioskExpectations = KioskExpectations()
     source: str = "<built in code>"
+    # The parallel-guessing check (LK-02): the most PINs the server says it verifies for one
+    # patron between two right ones however they are sent (None: ``lockout_attempts``), and
+    # the patron it may lock (not the first two, which other checks use).
+    lockout_threshold: int | None = None
+    lockout_patron: Patron | None = None
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value, for masking; empty ones are left out (nothing to hide)."""
         found: list[Secret] = [self.terminal_password]
         if self.login is not None:
             found.append(self.login.password)
-        for patron in (self.patron, self.second_patron):
+        for patron in (self.patron, self.second_patron, self.lockout_patron):
             if patron is not None and patron.pin is not None:
                 found.append(patron.pin)
         return tuple(s.reveal() for s in found if s)
@@ -183,6 +188,8 @@ class _Changes:
 @dataclasses.dataclass(frozen=True)
 class _Lockout:
     attempts: Annotated[int, Range(1)] = 5
+    # The server's stated number of wrong PINs it verifies before locking (LK-02); unset skips.
+    threshold: Annotated[int | None, Range(1)] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +204,7 @@ class _Document:
     changes: _Changes = dataclasses.field(default_factory=_Changes)
     lockout: _Lockout = dataclasses.field(default_factory=_Lockout)
     kiosk: KioskExpectations = dataclasses.field(default_factory=KioskExpectations)
+    lockout_patron: _Patron | None = None
 
 
 class _Secrets:
@@ -266,18 +274,24 @@ def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         if password is not None:
             login = Login(raw.login.user, password, raw.login.location)
     patrons: list[Patron | None] = []
-    for where, table in (("patron", raw.patron), ("second_patron", raw.second_patron)):
+    for where, table in (
+        ("patron", raw.patron),
+        ("second_patron", raw.second_patron),
+        ("lockout_patron", raw.lockout_patron),
+    ):
         pin = None if table is None else secrets.get(table, where, "pin", required=False)
         patrons.append(None if table is None else Patron(table.barcode, pin))
-    patron, second = patrons
+    patron, second, lockout_patron = patrons
     item = raw.item.barcode if raw.item is not None else None
-    barcodes = [p.barcode for p in (patron, second) if p is not None]
+    barcodes = [p.barcode for p in (patron, second, lockout_patron) if p is not None]
     if raw.invalid.patron in barcodes:
         problems.append("invalid.patron: must differ from the real patrons")
     if item is not None and raw.invalid.item == item:
         problems.append("invalid.item: must differ from [item] barcode")
-    if len(set(barcodes)) != len(barcodes):
+    if patron is not None and second is not None and patron.barcode == second.barcode:
         problems.append("second_patron.barcode: must differ from [patron]")
+    elif len(set(barcodes)) != len(barcodes):
+        problems.append("lockout_patron.barcode: must differ from the other patrons")
     if problems:
         raise _error(path, problems)
     return Profile(
@@ -299,6 +313,8 @@ def parse_profile(doc: Mapping[str, Any], path: Path, env: Mapping[str, str]) ->
         lockout_attempts=raw.lockout.attempts,
         kiosk=raw.kiosk,
         source=str(path),
+        lockout_threshold=raw.lockout.threshold,
+        lockout_patron=lockout_patron,
     )
 
 

@@ -172,14 +172,64 @@ def renew(profile: Profile, patron: str, item: str, pin: str | None = None) -> R
     )
 
 
-def hold(profile: Profile, patron: str, item: str, mode: str = "+") -> HoldRequest:
+def hold(
+    profile: Profile, patron: str, item: str, mode: str = "+", pin: str | None = None
+) -> HoldRequest:
     return HoldRequest(
         hold_mode=mode,
         transaction_date=now(),
         institution_id=profile.institution_id,
         patron_identifier=patron,
+        patron_password=pin,
         item_identifier=item,
         terminal_password=profile.terminal_password.reveal(),
+    )
+
+
+def renew_all(profile: Profile, patron: str, pin: str | None = None) -> RenewAllRequest:
+    return RenewAllRequest(
+        transaction_date=now(),
+        institution_id=profile.institution_id,
+        patron_identifier=patron,
+        patron_password=pin,
+        terminal_password=profile.terminal_password.reveal(),
+    )
+
+
+def fee_paid(
+    profile: Profile, patron: str, pin: str | None = None, amount: str = "0.01"
+) -> FeePaidRequest:
+    return FeePaidRequest(
+        transaction_date=now(),
+        fee_type="01",
+        payment_type="00",
+        currency_type="USD",
+        fee_amount=amount,
+        institution_id=profile.institution_id,
+        patron_identifier=patron,
+        terminal_password=profile.terminal_password.reveal(),
+        patron_password=pin,
+    )
+
+
+def block_patron(profile: Profile, patron: str, message: str) -> BlockPatron:
+    return BlockPatron(
+        card_retained=False,
+        transaction_date=now(),
+        institution_id=profile.institution_id,
+        blocked_card_msg=message,
+        patron_identifier=patron,
+        terminal_password=profile.terminal_password.reveal(),
+    )
+
+
+def patron_enable(profile: Profile, patron: str, pin: str | None = None) -> PatronEnableRequest:
+    return PatronEnableRequest(
+        transaction_date=now(),
+        institution_id=profile.institution_id,
+        patron_identifier=patron,
+        terminal_password=profile.terminal_password.reveal(),
+        patron_password=pin,
     )
 
 
@@ -212,39 +262,13 @@ def harmless_request(profile: Profile, message_id: str) -> Message:
     if message_id == "15":
         return hold(profile, invalid, item)
     if message_id == "65":
-        return RenewAllRequest(
-            transaction_date=now(),
-            institution_id=profile.institution_id,
-            patron_identifier=invalid,
-            terminal_password=terminal,
-        )
+        return renew_all(profile, invalid)
     if message_id == "37":
-        return FeePaidRequest(
-            transaction_date=now(),
-            fee_type="01",
-            payment_type="00",
-            currency_type="USD",
-            fee_amount="0.01",
-            institution_id=profile.institution_id,
-            patron_identifier=invalid,
-            terminal_password=terminal,
-        )
+        return fee_paid(profile, invalid)
     if message_id == "01":
-        return BlockPatron(
-            card_retained=False,
-            transaction_date=now(),
-            institution_id=profile.institution_id,
-            blocked_card_msg="conformance test: unknown card",
-            patron_identifier=invalid,
-            terminal_password=terminal,
-        )
+        return block_patron(profile, invalid, "conformance test: unknown card")
     if message_id == "25":
-        return PatronEnableRequest(
-            transaction_date=now(),
-            institution_id=profile.institution_id,
-            patron_identifier=invalid,
-            terminal_password=terminal,
-        )
+        return patron_enable(profile, invalid)
     if message_id == "19":
         return ItemStatusUpdateRequest(
             transaction_date=now(),

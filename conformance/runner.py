@@ -10,6 +10,13 @@ prints one line.
 Each check runs with its own recorder and connections, inside a cancel scope bounded by a
 multiple of the profile's timeout, and any exception it raises becomes its result: a bug in one
 check (or a server that trips one) cannot stop the run.
+
+A server that dies mid-run must not turn into dozens of "cannot connect" failures: whenever a
+check leaves a request unanswered (or cannot connect), the runner asks whether the server still
+answers a login and a 99. If it does not, the report says at which check it stopped, the
+remaining checks are NOT_RUN, and only the review checks (which judge what was recorded) run.
+Last, :func:`conformance.causes.resolve` marks the checks that failed only because of a defect
+another check names as DEPENDENT on it.
 """
 
 from __future__ import annotations
@@ -20,17 +27,30 @@ from datetime import datetime
 
 import trio
 
-from conformance import requests
+from conformance import causes, requests
 from conformance.checks import SERVER_CHECKS
 from conformance.checks.context import CheckSession, RunState
 from conformance.judge import read
-from conformance.model import Check, CheckFailed, CheckResult, CheckSkipped, Report, Status
+from conformance.model import (
+    Check,
+    CheckDependent,
+    CheckFailed,
+    CheckResult,
+    CheckSkipped,
+    Report,
+    Status,
+    Stopped,
+)
 from conformance.profile import Profile
 from conformance.wire import Recorder, Target, WireError, connect
 from sip2d.protocol import ACSStatus, LoginResponse
 
 # A check may open several connections and wait several times; this bounds the whole check.
 CHECK_BUDGET_TIMEOUTS = 30
+# The question "does the server still answer?" waits at least this long for each answer: a
+# slow answer under load must not be taken for a dead server (a dead one refuses or closes
+# at once).
+LIVENESS_TIMEOUT = 5.0
 
 
 class Unreachable(Exception):
@@ -80,6 +100,8 @@ async def run_check(item: Check, run: RunState) -> CheckResult:
     session = CheckSession(run, recorder)
     started = time.perf_counter()
     status, detail = Status.PASS, ""
+    roots: tuple[str, ...] = ()
+    transport = False
     missing = [need for need in item.needs if not _granted(need, run)]
     if missing:
         status, detail = Status.SKIP, _needs_text(missing[0])
@@ -90,6 +112,10 @@ async def run_check(item: Check, run: RunState) -> CheckResult:
                 await item.run(session)
         except CheckSkipped as exc:
             status, detail = Status.SKIP, str(exc)
+        except CheckDependent as exc:
+            status, detail, roots = Status.DEPENDENT, str(exc), (exc.root,)
+        except WireError as exc:
+            status, detail, transport = Status.FAIL, str(exc), True
         except CheckFailed as exc:
             status, detail = Status.FAIL, str(exc)
         except trio.TooSlowError:
@@ -101,9 +127,39 @@ async def run_check(item: Check, run: RunState) -> CheckResult:
                 await session.close()
     if not item.review:
         run.exchanges.extend(recorder.exchanges)
-    return CheckResult(
+    result = CheckResult(
         item, status, detail, session.notes, recorder.transcript, time.perf_counter() - started
     )
+    result.roots = roots
+    result.unanswered = tuple(recorder.unanswered)
+    result.transport_failure = transport
+    result.connected = recorder.connected
+    return result
+
+
+async def answering(run: RunState) -> bool:
+    """Whether the server still accepts a connection and answers a login (if any) and a 99."""
+    profile = run.profile
+    recorder = Recorder("liveness")
+    try:
+        wire = await connect(
+            run.target,
+            recorder,
+            encoding=profile.encoding,
+            timeout=max(profile.timeout, LIVENESS_TIMEOUT),
+            checksums=run.checksums,
+        )
+    except WireError:
+        return False
+    try:
+        if profile.login is not None:
+            await wire.request(requests.login(profile))
+        await wire.request(requests.sc_status())
+    except WireError:
+        return False
+    finally:
+        await wire.aclose()
+    return True
 
 
 def _granted(need: str, run: RunState) -> bool:
@@ -145,6 +201,8 @@ async def run_server_suite(
     # The check that shows why the run stopped: the login, or the status for servers without.
     gate = "SE-01" if profile.login is not None else "MS-99"
     results: dict[str, CheckResult] = {}
+    stopped: Stopped | None = None
+    previous = ""
     for phase_review in (False, True):
         for item in checks:
             wanted = not selected or item.id in selected or (refused and item.id == gate)
@@ -153,8 +211,19 @@ async def run_server_suite(
             if refused is not None and item.id != gate:
                 results[item.id] = CheckResult(item, Status.SKIP, refused)
                 continue
-            results[item.id] = await run_check(item, run)
+            if stopped is not None and not item.review:
+                results[item.id] = CheckResult(item, Status.NOT_RUN, f"not run: {stopped}")
+                continue
+            result = await run_check(item, run)
+            results[item.id] = result
+            troubled = result.status is not Status.PASS and result.unanswered
+            if not item.review and troubled and not await answering(run):
+                before = result.connected == 0
+                stopped = Stopped(item.id, before=before, after=previous if before else "")
+                result.detail += f" ({stopped})"
+            previous = item.id
     ordered = [results[c.id] for c in checks if c.id in results]
+    causes.resolve(ordered)
     return Report(
         mode="server",
         target=str(target),
@@ -163,4 +232,5 @@ async def run_server_suite(
         results=ordered,
         seconds=time.perf_counter() - started,
         secrets=profile.secrets(),
+        stopped=stopped,
     )

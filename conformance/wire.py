@@ -92,6 +92,11 @@ class Recorder:
         self.check_id = check_id
         self.transcript: list[TranscriptEntry] = []
         self.exchanges: list[Exchange] = []
+        # Requests the server left unanswered (closed, silent), oldest first; None for a
+        # connection that could not be opened. The runner reads them to find root causes and
+        # to notice a server that stopped answering.
+        self.unanswered: list[bytes | None] = []
+        self.connected = 0
         self._connections = 0
         self._started = trio.current_time()
 
@@ -246,6 +251,7 @@ class Wire:
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             self.closed = True
             self.recorder.event(self.number, "connection closed by the server (while sending)")
+            self._unanswered()
             raise Closed("the server closed the connection") from None
 
     async def send_more(self, data: bytes) -> None:
@@ -287,9 +293,15 @@ class Wire:
                 self._frames.feed(data)
         if self.closed:
             self.recorder.event(self.number, "connection closed by the server")
+            self._unanswered()
             raise Closed("the server closed the connection instead of answering")
         self.recorder.event(self.number, f"no response within {limit:g} s")
+        self._unanswered()
         raise NoResponse(f"no response within {limit:g} s")
+
+    def _unanswered(self) -> None:
+        if self._pending:
+            self.recorder.unanswered.append(self._pending[0][0])
 
     def _received(self, frame: Frame) -> None:
         self.recorder.record(self.number, "received", frame.raw)
@@ -318,6 +330,18 @@ async def connect(
 ) -> Wire:
     """Open a TCP (or TLS) connection to ``target``, bounded by ``timeout``."""
     try:
+        return await _connect(
+            target, recorder, encoding=encoding, timeout=timeout, checksums=checksums
+        )
+    except WireError:
+        recorder.unanswered.append(None)
+        raise
+
+
+async def _connect(
+    target: Target, recorder: Recorder, *, encoding: str, timeout: float, checksums: bool
+) -> Wire:
+    try:
         with trio.fail_after(timeout):
             stream: trio.abc.Stream = await trio.open_tcp_stream(target.host, target.port)
             if target.tls is not None:
@@ -335,4 +359,5 @@ async def connect(
     except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
         reason = exc.__cause__ or exc  # trio wraps a failed TLS handshake's SSLError
         raise WireError(f"cannot connect to {target.host}:{target.port}: {reason}") from None
+    recorder.connected += 1
     return Wire(stream, recorder, encoding=encoding, timeout=timeout, checksums=checksums)

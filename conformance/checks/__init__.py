@@ -12,6 +12,7 @@ from conformance.checks import (
     refusals,
     review,
     session,
+    wrong_pins,
 )
 from conformance.model import Check
 
@@ -27,6 +28,7 @@ SERVER_CHECKS: tuple[Check, ...] = (
     *refusals.CHECKS,
     *patron_info.CHECKS,
     *changes.CHECKS,
+    *wrong_pins.CHECKS,
     *lockout.CHECKS,
     *review.FORMAT_CHECKS,
     review.field_order,

@@ -14,7 +14,7 @@ from conformance import requests
 from conformance.checks.context import CheckSession
 from conformance.judge import variable_codes
 from conformance.model import MUST, Check, CheckFailed, CheckSkipped, check
-from conformance.wire import Closed, Frame, NoResponse, Wire
+from conformance.wire import Closed, Frame, NoResponse, Wire, WireError
 from sip2d.protocol import MESSAGE_TYPES, ACSStatus, Message
 
 GROUP = "Messages"
@@ -85,20 +85,24 @@ async def announced_answered(s: CheckSession) -> None:
         raise CheckSkipped("no usable 98 (BX) was received")
     announced = [m for m in BX_PROBED if s.supports(m)]
     failures: list[str] = []
+    unanswered = 0
     wire = await s.connect()
     for message_id in announced:
         try:
             await probe(s, wire, message_id)
         except (NoResponse, Closed) as exc:
             failures.append(f"{message_id}: {exc}")
+            unanswered += 1
             wire = await s.connect()
         except CheckFailed as exc:
             failures.append(f"{message_id}: {exc}")
     if failures:
-        raise CheckFailed(
+        text = (
             f"{len(failures)} of {len(announced)} announced messages not answered properly: "
             + "; ".join(failures)
         )
+        # Only unanswered requests: their root causes may be named by other checks.
+        raise (WireError if unanswered == len(failures) else CheckFailed)(text)
     s.note(f"answered properly: {' '.join(announced)}")
 
 

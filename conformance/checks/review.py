@@ -85,6 +85,11 @@ FORMAT_CHECKS = (
                   "§2.1, §6, P25"),
     _format_check(judge.VALUES, "Values fit in 255 bytes and are valid in the encoding",
                   "§2.3, §2.5, P26"),
+    _format_check(judge.VALUE_FORMS, "Currency, amounts, media and fee types have their form "
+                  "(BH 3 letters, BV/CC decimals, CK 3 digits, BT 2 digits)",
+                  "§4.4, §5.6, §5.8, §6"),
+    _format_check(judge.LEAKED, "No value is a program's internal representation "
+                  "(ARRAY(0x...), <object at 0x...>)", "§6"),
 )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from conformance.kiosk.observer import ACS, KIOSK, Observation, Observed
 from conformance.model import MUST, SHOULD, Check, CheckFailed, CheckSkipped, check
 from conformance.profile import Profile
 from conformance.wire import Recorder
-from sip2d.protocol import LoginResponse, SCStatus, verify_checksum
+from sip2d.protocol import LoginRequest, LoginResponse, SCStatus, verify_checksum
 from sip2d.protocol.trailer import split_trailer
 
 REQUEST_IDS = frozenset(
@@ -327,23 +327,61 @@ async def first_message(s: KioskSession) -> None:
     _judge_each(s, test, "sessions start wrongly", firsts)
 
 
-@check("KS-03", "The kiosk logs in with the profile's account (941)", "§7.1", MUST, SESSION,
-       review=True)  # fmt: skip
+def _why_refused(s: KioskSession, request: Observed) -> str:
+    """What was wrong with a refused 93, as far as the profile tells: the account, the
+    password, the algorithms, or nothing the kiosk did (the profile's own credentials)."""
+    received = judge.read(request.frame, s.encoding)
+    login = s.profile.login
+    if received is None or not isinstance(received.message, LoginRequest) or login is None:
+        return "the reference ACS refused the login"
+    sent = received.message
+    if (sent.uid_algorithm, sent.pwd_algorithm) != ("0", "0"):
+        return (f"the credentials were sent encrypted (algorithms {sent.uid_algorithm}/"
+                f"{sent.pwd_algorithm}), which no server can read")  # fmt: skip
+    if sent.login_user_id != login.user:
+        return f"the kiosk logged in as {sent.login_user_id!r}, not the profile's {login.user!r}"
+    if sent.login_password != login.password.reveal():
+        return f"the kiosk's password for {login.user!r} is not the profile's"
+    return "the reference ACS refused the profile's own account and password"
+
+
+@check("KS-03", "The kiosk logs in with the profile's account (941); a refused login is later "
+       "followed by a successful one", "§7.1", MUST, SESSION, review=True)  # fmt: skip
 async def login_accepted(s: KioskSession) -> None:
     logins = [(obs, o) for obs, o in s.requests() if o.frame.message_id == "93"]
     if not logins:
         raise CheckSkipped("the kiosk sent no 93")
 
-    def test(obs: Observation, o: Observed) -> str | None:
+    def refusal(obs: Observation, o: Observed) -> str | None:
         answer = _answer_to(obs, o)
         received = judge.read(answer.frame, s.encoding) if answer is not None else None
         if received is None or not isinstance(received.message, LoginResponse):
             return "the login got no 94"
-        if not received.message.ok:
-            return "the reference ACS refused the login: the kiosk's account is not the profile's"
-        return None
+        return None if received.message.ok else _why_refused(s, o)
 
-    _judge_each(s, test, "logins failed", logins)
+    judged = {id(o): refusal(obs, o) for obs, o in logins}
+    successes = [o.at for _obs, o in logins if judged[id(o)] is None]
+    offences: list[Offence] = []
+    for obs, o in logins:
+        why = judged[id(o)]
+        if why is None:
+            continue
+        # Made good if, on this connection, the kiosk sent nothing but logins until one
+        # succeeded, or nothing at all and logged in on a later connection: a deliberate
+        # wrong-password test, or a retry after a typo.
+        after = obs.requests()[obs.requests().index(o) + 1 :]
+        retried = next(
+            (a for a in after if a.frame.message_id == "93" and judged.get(id(a)) is None), None
+        )
+        before_success = after[: after.index(retried)] if retried is not None else after
+        if any(a.frame.message_id != "93" for a in before_success):
+            offences.append((obs, o, f"{why}; the kiosk went on without logging in"))
+        elif retried is not None or any(at >= o.at for at in successes):
+            s.note(f"connection {obs.number}: a refused login ({why}) was followed by a "
+                   "successful one")  # fmt: skip
+        else:
+            offences.append((obs, o, f"{why}; no successful login followed"))
+    s.fail(offences, len(logins), "logins failed")
 
 
 @check("KS-04", "The kiosk waits for each response before sending the next request", "§1",

@@ -12,10 +12,13 @@ import json
 import os
 from typing import Any
 
+from conformance.docs import rule_ref
 from conformance.mask import Masker
 from conformance.model import Report
 
-SCHEMA_VERSION = 1
+# 2: statuses "dependent" and "not-run"; per check "rule" and "roots"; in the summary
+# "dependent", "not_run", "must_not_run", "root_causes" and "stopped".
+SCHEMA_VERSION = 2
 
 
 def report_dict(report: Report, masker: Masker) -> dict[str, Any]:
@@ -44,6 +47,8 @@ def report_dict(report: Report, masker: Masker) -> dict[str, Any]:
                 "severity": c.severity.value,
                 "group": c.group,
                 "status": result.status.value,
+                "rule": rule_ref(c),
+                "roots": list(result.roots),
                 "detail": masker.text(result.detail),
                 "notes": [masker.text(n) for n in result.notes],
                 "seconds": round(result.seconds, 4),
@@ -62,7 +67,12 @@ def report_dict(report: Report, masker: Masker) -> dict[str, Any]:
             "passed": report.passed,
             "failed": report.failed,
             "skipped": report.skipped,
+            "dependent": report.dependent,
+            "not_run": report.not_run,
             "must_failed": [r.check.id for r in report.must_failures],
+            "must_not_run": [r.check.id for r in report.must_not_judged],
+            "root_causes": report.root_causes(),
+            "stopped": None if report.stopped is None else str(report.stopped),
             "exit_code": report.exit_code,
         },
         "checks": checks,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
+from conformance.docs import rule_ref
 from conformance.mask import Masker
 from conformance.model import Report, Status
 from conformance.report.text import transcript_lines
@@ -22,7 +23,7 @@ def render_junit(report: Report, masker: Masker) -> bytes:
         name=f"sip2d-conformance {report.mode}",
         tests=str(len(report.results)),
         failures=str(report.failed),
-        skipped=str(report.skipped),
+        skipped=str(report.skipped + report.dependent + report.not_run),
         time=f"{report.seconds:.3f}",
     )
     groups: dict[str, ET.Element] = {}
@@ -48,11 +49,14 @@ def render_junit(report: Report, masker: Masker) -> bytes:
         detail = masker.text(result.detail)
         if result.status is Status.FAIL:
             failure = ET.SubElement(case, "failure", message=detail, type=c.severity.value)
-            body = [f"{c.severity.value} {c.id} ({c.section}): {detail}"]
+            body = [f"{c.severity.value} {c.id} ({c.section}): {detail}", f"rule: {rule_ref(c)}"]
             body += [f"note: {masker.text(n)}" for n in result.notes]
             body += transcript_lines(result, masker, "")
             failure.text = "\n".join(body)
-        elif result.status is Status.SKIP:
+        elif result.status is Status.DEPENDENT:
+            # Counted once, at its root cause; shown here so the reader sees why it failed.
+            ET.SubElement(case, "skipped", message=detail, type="dependent")
+        elif result.status in (Status.SKIP, Status.NOT_RUN):
             ET.SubElement(case, "skipped", message=detail)
         if result.notes and result.status is not Status.FAIL:
             out = ET.SubElement(case, "system-out")

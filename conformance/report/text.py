@@ -8,12 +8,25 @@ connections (``[1]``, ``[2]``...), and the run ends with the MUST failures and t
 
 from __future__ import annotations
 
+from conformance.docs import rule_ref
 from conformance.mask import Masker
-from conformance.model import CheckResult, Report, Status
+from conformance.model import CheckResult, Report, Severity, Status
 
 _ARROWS = {"sent": ">>", "received": "<<", "event": "--"}
-_LABEL = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.SKIP: "skip"}
-_COLOURS = {Status.PASS: "32", Status.FAIL: "31", Status.SKIP: "33"}
+_LABEL = {
+    Status.PASS: "PASS",
+    Status.FAIL: "FAIL",
+    Status.SKIP: "skip",
+    Status.DEPENDENT: "DEP ",
+    Status.NOT_RUN: "n/r ",
+}
+_COLOURS = {
+    Status.PASS: "32",
+    Status.FAIL: "31",
+    Status.SKIP: "33",
+    Status.DEPENDENT: "35",
+    Status.NOT_RUN: "33",
+}
 
 
 def _label(status: Status, colour: bool) -> str:
@@ -38,12 +51,18 @@ def _result_lines(result: CheckResult, masker: Masker, colour: bool, verbose: bo
     c = result.check
     label = _label(result.status, colour)
     lines = [f"  {label}  {c.id:<6} {c.severity.value:<6} {c.title} ({c.section})"]
-    if result.status is Status.SKIP:
-        lines.append(f"        skipped: {masker.text(result.detail)}")
+    if result.status in (Status.SKIP, Status.NOT_RUN):
+        what = "skipped" if result.status is Status.SKIP else "not run"
+        detail = masker.text(result.detail).removeprefix("not run: ")
+        lines.append(f"        {what}: {detail}")
+        return lines
+    if result.status is Status.DEPENDENT:
+        lines.append(f"        {masker.text(result.detail)}")
         return lines
     if result.status is Status.FAIL:
         for part in masker.text(result.detail).split("\n"):
             lines.append(f"        {part}")
+        lines.append(f"        rule: {rule_ref(c)}")
     if result.status is Status.FAIL or verbose:
         lines.extend(f"        note: {masker.text(n)}" for n in result.notes)
     if result.status is Status.FAIL:
@@ -67,10 +86,31 @@ def render_text(
             lines.append(group)
         lines.extend(_result_lines(result, masker, colour, verbose))
     lines.append("")
+    lines.extend(closing_lines(report))
+    return "\n".join(lines) + "\n"
+
+
+def closing_lines(report: Report) -> list[str]:
+    """Where the server stopped, the root causes, the MUST failures and the MUST checks that
+    did not run (so "no MUST check failed" is never read as "every MUST check passed"), and
+    the summary line."""
+    lines: list[str] = []
+    if report.stopped is not None:
+        lines.append(f"{report.stopped}: {report.not_run} checks not run")
+    for root, dependents in report.root_causes().items():
+        lines.append(f"root cause {root} also made these fail: {', '.join(dependents)}")
     must = report.must_failures
     if must:
         lines.append(f"MUST failures ({len(must)}): " + ", ".join(r.check.id for r in must))
     else:
         lines.append("no MUST check failed")
+    unjudged = report.must_not_judged
+    if unjudged:
+        ids = ", ".join(r.check.id for r in unjudged)
+        noun = "check" if len(unjudged) == 1 else "checks"
+        lines.append(f"{len(unjudged)} MUST {noun} did not run (skipped or not run): {ids}")
+    musts = [r for r in report.results if r.check.severity is Severity.MUST]
+    passed = sum(1 for r in musts if r.status is Status.PASS)
+    lines.append(f"MUST checks passed: {passed} of {len(musts)}")
     lines.append(report.summary_line())
-    return "\n".join(lines) + "\n"
+    return lines

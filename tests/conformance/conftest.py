@@ -9,18 +9,25 @@ page through.
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import trio
+from sqlalchemy import insert
 
 from conformance.model import Report
 from conformance.profile import Login, Patron, Profile, Secret
 from conformance.runner import run_server_suite
 from conformance.wire import Target
+from sip2d.auth.hashing import PinHasher
 from sip2d.config import Config
+from sip2d.storage.connect import open_engine
+from sip2d.storage.models import patrons
 from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, Running, make_config, seed, start
 
 ON_LOAN = ITEMS[3:5]
+# The patron LK-02 (parallel guessing) may lock: not one the other checks use.
+GUESSED = ("1077", "7391")
 PROFILE = Profile(
     name="sip2d test daemon",
     institution_id="MAIN",
@@ -31,8 +38,9 @@ PROFILE = Profile(
     item=ITEMS[0],
     invalid_patron="9999999",
     invalid_item="8888888",
+    lockout_patron=Patron(GUESSED[0], Secret(GUESSED[1])),
 )
-SECRETS = (KIOSK[1], BOB[1], ALICE[1])
+SECRETS = (KIOSK[1], BOB[1], ALICE[1], GUESSED[1])
 
 
 def sip2d_config(tmp_path: Path, url: str, **server: object) -> Config:
@@ -50,8 +58,27 @@ def sip2d_config(tmp_path: Path, url: str, **server: object) -> Config:
     return config
 
 
+def seed_guessed(config: Config) -> None:
+    """Add the patron LK-02 locks to the harness's data."""
+    engine = open_engine(config.database)
+    try:
+        with engine.begin() as conn:
+            pin_hash = PinHasher.from_config(config.auth).hash(GUESSED[1])
+            conn.execute(
+                insert(patrons).values(
+                    barcode=GUESSED[0],
+                    name="Gus Guessed",
+                    pin_hash=pin_hash,
+                    expires_on=date(date.today().year + 2, 1, 1),
+                )
+            )
+    finally:
+        engine.dispose()
+
+
 async def start_sip2d(nursery: trio.Nursery, config: Config) -> Running:
     await trio.to_thread.run_sync(seed, config)
+    await trio.to_thread.run_sync(seed_guessed, config)
     running = await start(nursery, config)
     client = await running.logged_in()
     for item in ON_LOAN:

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from conformance.checks.framing import (
+    ACCENTED,
+    LONG_VALUE,
+    has_blank_nb_due_date,
+    has_blank_return_date,
+)
+from conformance.checks.refusals import wrong_pin
 from conformance.judge import order_problem
 from conformance.wire import Frame
 from sip2d.protocol import ProtocolError, decode, verify_checksum
 from tests.conformance import frames as fr
-from tests.conformance.conftest import PROFILE
+from tests.conformance.conftest import GUESSED, PROFILE
 from tests.conformance.proxy import CLOSE, DROP, ConnState, Fault
 
 Known = tuple[Fault, frozenset[str]]
@@ -177,6 +184,113 @@ def _wrong_order(state: ConnState, parts: fr.Parts, raw: bytes) -> bool:
     return order_problem(Frame(parts.body, b"\r"), "utf-8") is not None
 
 
+def _long_field(parts: fr.Parts) -> bool:
+    return any(len(piece) - 2 >= LONG_VALUE for piece in parts.body.split(b"|"))
+
+
+def _silence_after_long_field() -> Fault:
+    """After a request with a 70-character field, the next request on *another* connection
+    gets no answer: the long value disturbed the server beyond its own connection."""
+    shared: dict[str, int] = {}
+
+    def hook(state: ConnState, frame: bytes) -> tuple[str, bytes] | None:
+        parts = fr.parse(frame)
+        if not parts.body:
+            return None
+        if _long_field(parts):
+            shared["from"] = id(state)
+            return None
+        origin = shared.get("from")
+        if origin is not None and origin != id(state):
+            del shared["from"]
+            return ("drop", b"")
+        return None
+
+    return Fault("a long field silences another connection's next request", request=hook)
+
+
+def _twice_encoded(body: bytes) -> bytes:
+    """The server reads the kiosk's UTF-8 bytes as latin-1 and encodes them again."""
+    value = fr.field(body, b"AB") or b""
+    return fr.replace_field(body, b"AB", value.decode("latin-1").encode("utf-8"))
+
+
+def _currency(body: bytes) -> bytes:
+    if fr.field(body, b"BH") is None:
+        return fr.insert_field(body, b"BH", b"US")
+    return fr.replace_field(body, b"BH", b"US")
+
+
+# Each profile patron's wrong PIN (as the suite makes it) and the right one.
+RIGHT_PINS = {
+    wrong_pin(p.pin.reveal()).encode(): p.pin.reveal().encode()
+    for p in (PROFILE.patron, PROFILE.second_patron)
+    if p is not None and p.pin is not None
+}
+
+
+def _accept_wrong_pin(message_id: str) -> Callable[[ConnState, bytes], tuple[str, bytes] | None]:
+    """A server that does not check the PIN of ``message_id``: the wrong PIN is swapped for
+    the right one before sip2d sees it, so sip2d does what was asked."""
+
+    def hook(state: ConnState, frame: bytes) -> tuple[str, bytes] | None:
+        parts = fr.parse(frame)
+        if parts.message_id != message_id:
+            return None
+        right = RIGHT_PINS.get(fr.field(parts.body, b"AD") or b"")
+        if right is None:
+            return None
+        return ("forward", parts.seal(fr.replace_field(parts.body, b"AD", right)))
+
+    return hook
+
+
+def lost_guesses() -> Fault:
+    """A lost-update PIN counter: of the wrong PINs for the guessed patron, only the first
+    since the last right one is counted; the others reach the server as the right PIN (so they
+    count for nothing) and their answers still say CQN, as a wrong PIN's would."""
+    seen: dict[str, int] = {"wrong": 0}
+    wrong = wrong_pin(GUESSED[1]).encode()
+
+    def request(state: ConnState, frame: bytes) -> tuple[str, bytes] | None:
+        parts = fr.parse(frame)
+        if parts.message_id != "23" or fr.field(parts.body, b"AA") != GUESSED[0].encode():
+            return None
+        if fr.field(parts.body, b"AD") != wrong:
+            seen["wrong"] = 0
+            return None
+        seen["wrong"] += 1
+        if seen["wrong"] == 1:
+            return None
+        state.extra["hide"] = int(state.extra.get("hide", 0)) + 1  # type: ignore[call-overload]
+        return ("forward", parts.seal(fr.replace_field(parts.body, b"AD", GUESSED[1].encode())))
+
+    def response(state: ConnState, frame: bytes, sent: bytes | None) -> bytes | None:
+        hidden = int(state.extra.get("hide", 0))  # type: ignore[call-overload]
+        if not hidden or fr.parse(frame).message_id != "24":
+            return None
+        state.extra["hide"] = hidden - 1
+        return fr.parse(frame).seal(fr.replace_field(fr.parse(frame).body, b"CQ", b"N"))
+
+    return Fault("simultaneous wrong PINs not all counted", request=request, response=response)
+
+
+def dies_on_split_frames() -> Fault:
+    """A server that crashes on a request split over TCP segments (as invenio-sip2 did during
+    FR-04): from then on every connection is closed at its first request."""
+    dead: dict[str, bool] = {}
+
+    def chunk(state: ConnState, data: bytes) -> bytes:
+        if state.logged_in and not data.endswith((b"\r", b"\n")):
+            dead["yes"] = True
+        return data
+
+    def request(state: ConnState, frame: bytes) -> tuple[str, bytes] | None:
+        return ("close", b"") if dead else None
+
+    return Fault("dies on a split frame", request=request, chunk=chunk)
+
+
 # --- the catalogue ----------------------------------------------------------------------------
 
 FRAMING: list[Known] = [
@@ -196,7 +310,11 @@ FRAMING: list[Known] = [
           request=close_if(lambda s, p, raw: p.body[:2] in REQUEST_IDS and p.body[:2] != b"97"
                            and fr.field(p.body, b"AO") == b"")),
     known("close on a blank return date", {"FR-11"},
-          request=close_if(lambda s, p, raw: p.message_id == "09" and p.body[21:39] == b" " * 18)),
+          request=close_if(lambda s, p, raw: has_blank_return_date(p.body))),
+    known("close on a 70-character field", {"FR-13"},
+          request=close_if(lambda s, p, raw: _long_field(p))),
+    known("non-ASCII echoed twice encoded", {"FR-14"}, response=rewrite_response(
+        "18", _twice_encoded, lambda r: r is not None and ACCENTED.encode() in r)),
 ]  # fmt: skip
 
 TRAILERS: list[Known] = [
@@ -242,6 +360,7 @@ SESSION: list[Known] = [
                                 if fr.parse(f).message_id == "93" else None)),
     known("silent before login", {"SE-04", "SE-05"}, request=drop_if(_answer_before_login)),
     known("third 99 ignored", {"SE-06"}, request=drop_if(_count_99)),
+    (_silence_after_long_field(), frozenset({"FR-13"})),
     known("unknown ids ignored", {"SE-07"},
           request=drop_if(lambda s, p: p.body[:2].isdigit() and p.body[:2] not in REQUEST_IDS)),
     known("97 answered with 96", {"ED-08", "ED-09"},
@@ -257,16 +376,17 @@ def _96_for(
 
 
 MESSAGES: list[Known] = [
-    known("65 answered with 96", {"MS-65", "BX-01"}, request=_96_for("65")),
-    known("15 answered with 96", {"MS-15", "BX-01"}, request=_96_for("15")),
-    known("37 answered with 96", {"MS-37", "BX-01"}, request=_96_for("37")),
-    known("01 answered with 96", {"MS-01", "BX-01"}, request=_96_for("01")),
-    known("25 answered with 96", {"MS-25", "BX-01"}, request=_96_for("25")),
+    known("65 answered with 96", {"MS-65", "BX-01"}, request=_96_for("65", AA=INVALID_PATRON)),
+    known("15 answered with 96", {"MS-15", "BX-01"}, request=_96_for("15", AA=INVALID_PATRON)),
+    known("37 answered with 96", {"MS-37", "BX-01"}, request=_96_for("37", AA=INVALID_PATRON)),
+    known("01 answered with 96", {"MS-01", "BX-01"}, request=_96_for("01", AA=INVALID_PATRON)),
+    known("25 answered with 96", {"MS-25", "BX-01"}, request=_96_for("25", AA=INVALID_PATRON)),
     known("19 answered with 96", {"MS-19", "BX-01"}, request=_96_for("19")),
     known("29 answered with 96", {"MS-29", "BX-01"}, request=_96_for("29", AA=INVALID_PATRON)),
     known("11 answered with 96", {"MS-11", "BX-01", "RF-07"},
           request=_96_for("11", AA=INVALID_PATRON)),
-    known("09 answered with 96", {"MS-09", "BX-01", "RF-06", "FR-11"},
+    # FR-11 checks in the profile's item, so the unknown-item fault does not touch it.
+    known("09 answered with 96", {"MS-09", "BX-01", "RF-06"},
           request=_96_for("09", AB=INVALID_ITEM)),
     known("24 echoes another AA", {"MS-23", "BX-01"}, response=rewrite_response(
         "24", lambda b: fr.replace_field(b, b"AA", b"WRONG"),
@@ -316,7 +436,8 @@ REFUSALS: list[Known] = [
         "24", lambda b: fr.replace_field(b, b"CQ", b"N"))),
     known("every list sent", {"PI-01"}, response=rewrite_response(
         "64", lambda b: fr.insert_field(b, b"AS", b"EXTRA"),
-        lambda r: r is not None and b"Y" in fr.parse(r).body[23:33])),
+        lambda r: r is not None and b"Y" in fr.parse(r).body[23:33]
+        and fr.field(fr.parse(r).body, b"AD") not in RIGHT_PINS)),
     known("BP/BQ ignored", {"PI-02"}, request=lambda s, f: (
         ("forward", fr.parse(f).seal(fr.drop_field(fr.drop_field(fr.parse(f).body, b"BP"), b"BQ")))
         if fr.parse(f).message_id == "63" else None)),
@@ -333,7 +454,8 @@ CIRCULATION: list[Known] = [
     known("checkin refused", {"CX-02"}, response=rewrite_response(
         "10", lambda b: fr.set_fixed(b, 0, b"0"), lambda r: _request_is("09", r, AB=ITEM))),
     known("renew answered as 12", {"CX-03"}, response=rewrite_response(
-        "30", lambda b: b"12" + b[2:], lambda r: _request_is("29", r, AA=VALID))),
+        "30", lambda b: b"12" + b[2:], lambda r: _request_is("29", r, AA=VALID)
+        and r is not None and fr.field(fr.parse(r).body, b"AD") not in RIGHT_PINS)),
     known("second patron takes the item", {"CX-04"}, response=rewrite_response(
         "12", lambda b: fr.set_fixed(b, 0, b"1"), lambda r: _request_is("11", r, AA=SECOND))),
     known("charged list without the item", {"CX-05"}, response=rewrite_response(
@@ -367,6 +489,32 @@ FORMATS: list[Known] = [
           response=rewrite_response("24", lambda b: fr.move_field_last(b, b"AO"))),
     known("18 with AO", {"FD-10"},
           response=rewrite_response("18", lambda b: fr.insert_field(b, b"AO", b"MAIN"))),
+    known("24 with a 2-letter currency", {"FD-11"}, response=rewrite_response("24", _currency)),
+    known("66 with a Perl array reference", {"FD-12"}, response=rewrite_response(
+        "66", lambda b: fr.insert_field(b, b"BM", b"ARRAY(0x555ca0f869c0)"),
+        lambda r: _request_is("65", r, AA=INVALID_PATRON))),
+]  # fmt: skip
+
+PINS: list[Known] = [
+    known("63 ignores the PIN", {"PN-03"}, request=_accept_wrong_pin("63")),
+    known("11 ignores the PIN", {"PN-04"}, request=_accept_wrong_pin("11")),
+    known("29 ignores the PIN", {"PN-05"}, request=_accept_wrong_pin("29")),
+    known("65 ignores the PIN", {"PN-06"}, request=_accept_wrong_pin("65")),
+    known("15 ignores the PIN", {"PN-07"}, request=_accept_wrong_pin("15")),
+    known("25 ignores the PIN", {"PN-08"}, request=_accept_wrong_pin("25")),
+    known("37 accepts a payment with a wrong PIN", {"PN-09"}, response=rewrite_response(
+        "38", lambda b: fr.set_fixed(b, 0, b"Y"),
+        lambda r: r is not None and fr.field(fr.parse(r).body, b"AD") in RIGHT_PINS)),
+]  # fmt: skip
+
+# One defect behind many unanswered requests: the suite must fail the check naming it and mark
+# the others DEPENDENT (see test_root_causes_are_counted_once for which).
+ROOTS: list[Known] = [
+    known("close on a blank nb due date", {"FR-12"},
+          request=close_if(lambda s, p, raw: has_blank_nb_due_date(p.body))),
+    known("close on 09 for an unknown item", {"MS-09"},
+          request=close_if(lambda s, p, raw: p.message_id == "09"
+                           and fr.field(p.body, b"AB") == INVALID_ITEM)),
 ]  # fmt: skip
 
 GROUPS: dict[str, list[Known]] = {
@@ -378,6 +526,8 @@ GROUPS: dict[str, list[Known]] = {
     "refusals": REFUSALS,
     "circulation": CIRCULATION,
     "formats": FORMATS,
+    "pins": PINS,
+    "roots": ROOTS,
 }
 
 __all__ = ["DROP", "GROUPS", "Known"]

@@ -152,6 +152,11 @@ async def faulty_sessions(address: tuple[str, int]) -> None:
     await raw(client, b"24" + b" " * 14 + b"000" + DATE + b"AOMAIN|AA1001|AE|")  # a response id
     await client.aclose()
 
+    # Connection 4: a login as another account, never followed by a successful one.
+    last = await SipClient.connect(*address, timeout=5.0)
+    assert not await last.login("other-kiosk", "kiosk-secret", "FRONT")
+    await last.aclose()
+
 
 def client_item(client: SipClient) -> ItemInformationRequest:
     return ItemInformationRequest(
@@ -162,13 +167,17 @@ def client_item(client: SipClient) -> ItemInformationRequest:
 
 
 async def test_a_faulty_kiosk_fails_exactly_its_faults() -> None:
-    report = await judged(faulty_sessions, connections=3)
+    report = await judged(faulty_sessions, connections=4)
     expected = {c.id for c in KIOSK_CHECKS} - {"KS-01"}
     assert failed(report) == expected, explain(report)
     assert report.exit_code == 1
     details = {r.check.id: r.detail for r in report.results}
     assert "starts with 23, not 93" in details["KS-02"]
-    assert "refused the login" in details["KS-03"]
+    # Connection 1's wrong password was made good by connection 2's login; connection 4's
+    # refusal was not, and it is labelled with what was wrong (the account, not a password).
+    assert details["KS-03"].startswith(
+        "1 of 4 logins failed: the kiosk logged in as 'other-kiosk', not the profile's 'selfcheck'"
+    )
     assert "CR LF" in details["KF-01"]
     assert "'1.00'" in details["KS-06"]
     assert "follows" in details["KE-03"]
@@ -176,6 +185,31 @@ async def test_a_faulty_kiosk_fails_exactly_its_faults() -> None:
     text = render_text(report, Masker(KIOSK_PROFILE.secrets()))
     for secret in ("kiosk-secret", "4826", "wrong-password"):
         assert secret not in text
+
+
+async def test_deliberate_wrong_passwords_are_not_a_failure() -> None:
+    """A client's bad-password tests: refused logins each followed by a successful one, on the
+    same connection or (the ACS having closed it) on the next; the labels say password."""
+
+    async def session(address: tuple[str, int]) -> None:
+        first = await SipClient.connect(*address, timeout=5.0)
+        assert not await first.login("selfcheck", "wrong-password", "FRONT")
+        await first.aclose()
+        client = await SipClient.connect(*address, timeout=5.0)
+        assert not await client.login("selfcheck", "also-wrong", "FRONT")
+        assert await client.login("selfcheck", "kiosk-secret", "FRONT")
+        await client.sc_status()
+        await client.aclose()
+
+    report = await judged(session, connections=2)
+    result = report.result("KS-03")
+    assert result.status is Status.PASS, explain(report)
+    assert result.notes == [
+        "connection 1: a refused login (the kiosk's password for 'selfcheck' is not the "
+        "profile's) was followed by a successful one",
+        "connection 2: a refused login (the kiosk's password for 'selfcheck' is not the "
+        "profile's) was followed by a successful one",
+    ]
 
 
 async def test_a_kiosk_that_sends_nothing_fails_ks01() -> None:

@@ -23,11 +23,11 @@ def test_example_profile_loads_and_documents_every_key() -> None:
         "terminal_password", "terminal_password_env", "terminal_password_file",
         "status_before_login", "user", "password", "password_env", "password_file", "location",
         "barcode", "pin", "pin_env", "pin_file", "patron", "item", "allow", "attempts",
-        "login_first", "end_session",
+        "threshold", "login_first", "end_session",
     ):  # fmt: skip
         assert re.search(rf"^#? ?{key} = ", text, re.MULTILINE), key
     for table in ("connection", "login", "patron", "second_patron", "item", "invalid",
-                  "changes", "lockout", "kiosk"):  # fmt: skip
+                  "changes", "lockout", "lockout_patron", "kiosk"):  # fmt: skip
         assert f"[{table}]" in text
 
 
@@ -39,7 +39,7 @@ def test_demo_profile_matches_the_demo_library() -> None:
     assert profile.login.user == demo.KIOSK_LOGIN
     assert profile.login.password.reveal() == demo.KIOSK_PASSWORD
     assert profile.institution_id == demo.INSTITUTION_ID
-    for patron in (profile.patron, profile.second_patron):
+    for patron in (profile.patron, profile.second_patron, profile.lockout_patron):
         assert patron is not None and patron.pin is not None
         seeded = patrons[patron.barcode]
         assert patron.pin.reveal() == seeded.pin

@@ -120,3 +120,72 @@ def test_a_pin_never_survives_masking(pin: str, name: str) -> None:
     masker = Masker([pin])
     assert pin not in masker.frame(frame)
     assert pin not in masker.frame(request)
+
+
+def test_value_forms_and_leaked_representations() -> None:
+    """FD-11/FD-12: the OpenNCIP answer to a 65 for an unknown patron, and values that only
+    look alike (an e-mail address, a title with parentheses) which must pass."""
+    leak = Frame(b"660000000000020250102    101112AOMAIN|BMARRAY(0x555ca0f869c0)|", b"\r")
+    assert [rule for rule, _ in judge.value_problems(leak, "utf-8")] == [judge.LEAKED]
+    odd = Frame(
+        b"24              00020250102    101112AOMAIN|AA1|AE|BHUS|BV1,50|"
+        b"AF<app.Patron object at 0x7f00aa>|AGorg.ils.Item@1a2b3c|",
+        b"\r",
+    )
+    found = judge.value_problems(odd, "utf-8")
+    assert [rule for rule, _ in found] == [judge.VALUE_FORMS] * 2 + [judge.LEAKED] * 2
+    fine = Frame(
+        b"64              00020250102    101112000000000000000000000000AOMAIN|AA1|AEAnn|"
+        b"BHUSD|BV-2.50|CC10|BEann@example.org|AFHASH(tag) and ARRAY of hope|",
+        b"\r",
+    )
+    assert judge.value_problems(fine, "utf-8") == []
+
+
+def test_the_check_list_in_docs_is_current() -> None:
+    """docs/conformance-checks.md is what ``python -m conformance.docs`` writes, and every
+    section a check cites is named there."""
+    from pathlib import Path
+
+    from conformance import docs
+    from conformance.checks import SERVER_CHECKS
+    from conformance.kiosk.checks import KIOSK_CHECKS
+
+    committed = Path(__file__).resolve().parents[2] / docs.DOC_PATH
+    assert committed.read_text(encoding="utf-8") == docs.render(), "run: python -m conformance.docs"
+    for c in (*SERVER_CHECKS, *KIOSK_CHECKS):
+        assert docs.parts(c.section), c.id
+        assert f'<a id="{docs.anchor(c)}"></a>' in committed.read_text(encoding="utf-8")
+
+
+def test_the_report_says_how_many_must_checks_did_not_run() -> None:
+    """Item 6 of issue 19: "no MUST check failed" is never printed alone when MUST checks were
+    skipped; dependent checks name their root and are counted once."""
+    from conformance.checks import by_id
+    from conformance.model import CheckResult, Report, Status
+    from conformance.report import render_json, render_text
+
+    checks = by_id()
+    results = [
+        CheckResult(checks["SE-01"], Status.PASS),
+        CheckResult(checks["MS-65"], Status.SKIP, "the server's BX does not announce message 65"),
+        CheckResult(checks["CX-01"], Status.SKIP, "changes data: run with --allow-changes"),
+        CheckResult(checks["FR-02"], Status.FAIL, "expected a 18 response, got '96'"),
+    ]
+    report = Report("server", "sip2://x:1", "p", "now", results)
+    text = render_text(report, Masker([]))
+    assert "no MUST check failed\n2 MUST checks did not run (skipped or not run): MS-65, CX-01" in (
+        text
+    )
+    assert "rule: docs/conformance-checks.md#fr-02" in text
+    assert report.exit_code == 0
+    root = CheckResult(checks["FR-12"], Status.FAIL, "closed")
+    dependent = CheckResult(
+        checks["MS-11"], Status.DEPENDENT, "same root cause as FR-12: closed", roots=("FR-12",)
+    )
+    report = Report("server", "sip2://x:1", "p", "now", [root, dependent])
+    text = render_text(report, Masker([]))
+    assert "root cause FR-12 also made these fail: MS-11" in text
+    assert "MUST failures (1): FR-12" in text
+    assert report.summary_line() == "conformance: 0 passed, 1 failed, 0 skipped, 1 dependent"
+    assert '"root_causes": {\n      "FR-12": [\n        "MS-11"' in render_json(report, Masker([]))
