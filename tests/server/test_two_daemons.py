@@ -1,0 +1,135 @@
+"""Two daemons on one PostgreSQL database: how sip2d grows past one process or machine.
+
+All state (loans, throttles, sessions' effects) is in the database, so two ``sip2d serve``
+processes on one database must behave like one: kiosks racing for the same item through
+different daemons get exactly one loan, and racing check-ins return it exactly once. Each
+daemon here has its own engine, runner and database threads, as separate processes would.
+``--reuse-port`` lets both listen on one address, with the kernel dealing the connections.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import trio
+
+from sip2d.client import SipClient
+from sip2d.config import Config, ConfigError, ListenerConfig
+from sip2d.protocol import CheckinResponse, CheckoutResponse
+from sip2d.server.daemon import open_listeners
+from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, Running, make_config, seed, start
+from tests.server.db_probe import loans_of
+
+
+def listening_on(config: Config, address: str, *, reuse_port: bool) -> Config:
+    return dataclasses.replace(
+        config, listeners=[ListenerConfig(address=address, reuse_port=reuse_port)]
+    )
+
+
+async def logged_in(server: Running) -> SipClient:
+    client = await server.client()
+    assert await client.login(*KIOSK)
+    return client
+
+
+async def test_racing_checkouts_and_checkins_through_two_daemons(
+    nursery: trio.Nursery, tmp_path: Path, postgres_url: str
+) -> None:
+    config = make_config(tmp_path, postgres_url)
+    seed(config)
+    first, second = await start(nursery, config), await start(nursery, config)
+    assert first.port != second.port
+    # Per item: Alice and Bob each try through both daemons at once (four kiosks).
+    attempts = [
+        (server, patron, item)
+        for item in ITEMS
+        for server in (first, second)
+        for patron in (ALICE, BOB)
+    ]
+    clients = [await logged_in(server) for server, _, _ in attempts]
+    granted: list[tuple[str, str]] = []
+
+    async def checkout(client: SipClient, patron: tuple[str, str], item: str) -> None:
+        reply = (await client.checkout(patron[0], item, patron[1])).message
+        assert isinstance(reply, CheckoutResponse)
+        if reply.ok:
+            granted.append((item, patron[0]))
+
+    async with trio.open_nursery() as racing:
+        for client, (_, patron, item) in zip(clients, attempts, strict=True):
+            racing.start_soon(checkout, client, patron, item)
+
+    for item in ITEMS:
+        loans = await loans_of(first.url, item=item)
+        # One loan per item, whoever won; only its holder was told yes (a repeat by the same
+        # patron through the other daemon is a renewal of that loan, not a second loan).
+        assert len(loans) == 1 and not loans[0].returned, loans
+        assert {patron for found, patron in granted if found == item} == {loans[0].patron}
+
+    returned: list[str] = []
+
+    async def checkin(client: SipClient, item: str) -> None:
+        reply = (await client.checkin(item, location="BRANCH1")).message
+        assert isinstance(reply, CheckinResponse)
+        if reply.ok and reply.patron_identifier:
+            returned.append(item)
+
+    async with trio.open_nursery() as racing:
+        for n, item in enumerate(ITEMS):
+            # The same item returned at two kiosks on two daemons at once.
+            racing.start_soon(checkin, clients[4 * n], item)
+            racing.start_soon(checkin, clients[4 * n + 1 + (n % 2)], item)
+
+    for item in ITEMS:
+        loans = await loans_of(first.url, item=item)
+        assert len(loans) == 1 and loans[0].returned, loans
+    # Each loan was closed by exactly one of the two check-ins.
+    assert sorted(returned) == sorted(ITEMS)
+    for client in clients:
+        await client.aclose()
+    first.daemon.stop()
+    second.daemon.stop()
+
+
+async def test_two_daemons_share_one_port_with_reuse_port(
+    nursery: trio.Nursery, tmp_path: Path, postgres_url: str
+) -> None:
+    base = make_config(tmp_path, postgres_url)
+    seed(base)
+    first = await start(nursery, listening_on(base, "127.0.0.1:0", reuse_port=True))
+    shared = f"127.0.0.1:{first.port}"
+    second = await start(nursery, listening_on(base, shared, reuse_port=True))
+    assert second.port == first.port
+    # The kernel deals connections by a hash of their addresses: with 24 connections, both
+    # daemons get some (all on one would be a 1 in 8 million chance).
+    clients = [await logged_in(first) for _ in range(24)]
+    assert first.daemon.ctx.connections and second.daemon.ctx.connections
+    served = len(first.daemon.ctx.connections) + len(second.daemon.ctx.connections)
+    assert served == len(clients)
+    # Both answer from the same database: a loan made through one is seen through the other.
+    out = (await clients[0].checkout(ALICE[0], ITEMS[0], ALICE[1])).message
+    assert isinstance(out, CheckoutResponse) and out.ok
+    for client in clients[1:]:
+        again = (await client.checkout(BOB[0], ITEMS[0], BOB[1])).message
+        assert isinstance(again, CheckoutResponse) and not again.ok
+    assert len(await loans_of(first.url, item=ITEMS[0])) == 1
+    for client in clients:
+        await client.aclose()
+    first.daemon.stop()
+    second.daemon.stop()
+
+
+async def test_a_taken_port_without_reuse_port_is_refused(
+    nursery: trio.Nursery, tmp_path: Path, postgres_url: str
+) -> None:
+    """Without the option on both, the second daemon cannot take the port (as before)."""
+    base = make_config(tmp_path, postgres_url)
+    seed(base)
+    first = await start(nursery, listening_on(base, "127.0.0.1:0", reuse_port=True))
+    taken = listening_on(base, f"127.0.0.1:{first.port}", reuse_port=False)
+    with pytest.raises(ConfigError, match="cannot listen"):
+        await open_listeners(taken)
+    first.daemon.stop()
