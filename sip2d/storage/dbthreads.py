@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
@@ -141,13 +142,18 @@ class DatabaseThreads:
                 self._on_exit()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Let every thread finish its job in hand and exit (running its ``on_exit``)."""
+        """Let every thread finish its job in hand and exit (running its ``on_exit``).
+
+        Waits ``timeout`` seconds in all; a thread still stuck in the database after that is a
+        daemon thread and does not keep the process alive.
+        """
         with self._lock:
             threads = list(self._threads)
             for _ in threads:
                 self._jobs.put(None)
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _deliver(job: _Job[Any], result: outcome.Outcome[Any]) -> None:
