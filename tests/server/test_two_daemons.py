@@ -10,17 +10,42 @@ daemon here has its own engine, runner and database threads, as separate process
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import trio
 
-from sip2d.client import SipClient
-from sip2d.config import Config, ConfigError, ListenerConfig
+from sip2d.bench.dataset import item_barcode, patron_barcode, patron_pin
+from sip2d.client import ClientError, SipClient
+from sip2d.config import Config, ConfigError, ListenerConfig, load_config
 from sip2d.protocol import CheckinResponse, CheckoutResponse
 from sip2d.server.daemon import open_listeners
+from tests.bench.conftest import LOGIN, cli, write_config
 from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, Running, make_config, seed, start
 from tests.server.db_probe import loans_of
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_listening(port: int) -> None:
+    for _ in range(600):
+        try:
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+        except OSError:
+            await trio.sleep(0.05)
+            continue
+        await stream.aclose()
+        return
+    raise AssertionError(f"nothing listening on {port}")
 
 
 def listening_on(config: Config, address: str, *, reuse_port: bool) -> Config:
@@ -133,3 +158,83 @@ async def test_a_taken_port_without_reuse_port_is_refused(
     with pytest.raises(ConfigError, match="cannot listen"):
         await open_listeners(taken)
     first.daemon.stop()
+
+
+async def test_a_daemon_killed_mid_checkouts_loses_no_acknowledged_loan(
+    nursery: trio.Nursery, tmp_path: Path, postgres_url: str
+) -> None:
+    """SIGKILL one of two daemons while kiosks on both check items out.
+
+    Every checkout a kiosk was told succeeded is a loan in the database afterwards, whichever
+    daemon answered; the ones in flight when the process died either committed or left nothing
+    (PostgreSQL rolls back a dead session's transaction); no item is ever on loan twice; and the
+    surviving daemon goes on lending, including the dead daemon's items.
+    """
+    config_path = write_config(tmp_path, postgres_url)
+    assert cli("--config", str(config_path), "db", "upgrade")[0] == 0
+    patrons, lent = 8, 12  # patron k borrows items k, k+8, k+16...
+    code, output = cli(
+        "--config", str(config_path), "bench", "seed",
+        "--patrons", str(patrons), "--items", str(patrons * lent), "--login", LOGIN,
+    )  # fmt: skip
+    assert code == 0, output
+    port = free_port()
+    doomed = subprocess.Popen(
+        [sys.executable, "-m", "sip2d", "--config", str(config_path), "serve",
+         "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "SIP2D_DATABASE_URL": ""},
+    )  # fmt: skip
+    try:
+        await wait_listening(port)
+        survivor = await start(nursery, load_config(config_path, env={}))
+        user, password = LOGIN.split(":", 1)
+        acknowledged: list[str] = []
+
+        async def kiosk(k: int, host: str, kiosk_port: int, items: list[int]) -> None:
+            try:
+                client = await SipClient.connect(host, kiosk_port)
+                assert await client.login(user, password)
+                for j in items:
+                    reply = await client.checkout(patron_barcode(k), item_barcode(j), patron_pin(k))
+                    if isinstance(reply.message, CheckoutResponse) and reply.message.ok:
+                        acknowledged.append(item_barcode(j))
+            except (OSError, trio.BrokenResourceError, ClientError):
+                return  # the daemon died under this kiosk
+
+        async with trio.open_nursery() as kiosks:
+            for k in range(patrons):
+                on_doomed = k % 2 == 0
+                host, kiosk_port = (
+                    ("127.0.0.1", port) if on_doomed else (survivor.host, survivor.port)
+                )
+                kiosks.start_soon(
+                    kiosk, k, host, kiosk_port, [k + patrons * n for n in range(lent)]
+                )
+            while len(acknowledged) < patrons * 2:
+                await trio.sleep(0.01)
+            doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+
+        # The survivor lends the dead daemon's remaining items to their patrons.
+        client = await survivor.client()
+        assert await client.login(user, password)
+        for k in range(0, patrons, 2):
+            for j in (k + patrons * n for n in range(lent)):
+                reply = await client.checkout(patron_barcode(k), item_barcode(j), patron_pin(k))
+                assert isinstance(reply.message, CheckoutResponse)
+                if reply.message.ok:
+                    acknowledged.append(item_barcode(j))
+        await client.aclose()
+
+        open_loans = [loan.item for loan in await loans_of(survivor.url) if not loan.returned]
+        assert len(open_loans) == len(set(open_loans))  # never two open loans of one item
+        assert set(acknowledged) <= set(open_loans)  # nothing acknowledged was lost
+        # Every item ends up lent: the dead daemon's in-flight checkouts either committed
+        # (the survivor then refused it as already lent, to the same patron) or left nothing.
+        assert len(open_loans) == patrons * lent
+        survivor.daemon.stop()
+    finally:
+        if doomed.poll() is None:
+            doomed.kill()
+            doomed.wait(10)
