@@ -23,7 +23,7 @@ import trio
 from sip2d.bench.dataset import item_barcode, patron_barcode, patron_pin
 from sip2d.client import ClientError, SipClient
 from sip2d.config import Config, ConfigError, ListenerConfig, load_config
-from sip2d.protocol import CheckinResponse, CheckoutResponse
+from sip2d.protocol import CheckinResponse, CheckoutResponse, PatronStatusResponse
 from sip2d.server.daemon import open_listeners
 from tests.bench.conftest import LOGIN, cli, write_config
 from tests.server.conftest import ALICE, BOB, ITEMS, KIOSK, Running, make_config, seed, start
@@ -46,6 +46,12 @@ async def wait_listening(port: int) -> None:
         await stream.aclose()
         return
     raise AssertionError(f"nothing listening on {port}")
+
+
+def logged_listening(process: subprocess.Popen[bytes]) -> bool:
+    """Read the daemon's log until it reports its listener (True) or exits (False)."""
+    assert process.stderr is not None
+    return any(b"listening" in line for line in process.stderr)
 
 
 def listening_on(config: Config, address: str, *, reuse_port: bool) -> Config:
@@ -75,6 +81,12 @@ async def test_racing_checkouts_and_checkins_through_two_daemons(
         for patron in (ALICE, BOB)
     ]
     clients = [await logged_in(server) for server, _, _ in attempts]
+    # Each kiosk's patron presents the PIN once, one kiosk at a time, so the race is about
+    # the item alone: the PIN gate charges a check in flight as a failure until it is
+    # verified, and ten checks of one card at once would lock the card (as guessing would).
+    for client, (_, patron, _) in zip(clients, attempts, strict=True):
+        status = (await client.patron_status(patron[0], patron[1])).message
+        assert isinstance(status, PatronStatusResponse) and status.valid_patron_password
     granted: list[tuple[str, str]] = []
 
     async def checkout(client: SipClient, patron: tuple[str, str], item: str) -> None:
@@ -238,3 +250,43 @@ async def test_a_daemon_killed_mid_checkouts_loses_no_acknowledged_loan(
         if doomed.poll() is None:
             doomed.kill()
             doomed.wait(10)
+
+
+async def test_serve_reuse_port_lets_a_second_process_share_the_port(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """``sip2d serve --reuse-port`` end to end: two processes, one port, both serving."""
+    config_path = write_config(tmp_path, postgres_url)
+    assert cli("--config", str(config_path), "db", "upgrade")[0] == 0
+    port = free_port()
+
+    def serve(*extra: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sip2d", "--config", str(config_path), "serve",
+             "--listen", f"127.0.0.1:{port}", *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env={**os.environ, "SIP2D_DATABASE_URL": ""},
+        )  # fmt: skip
+
+    first = serve("--reuse-port")
+    try:
+        await wait_listening(port)
+        refused = serve()  # without the option the port is taken, as before
+        _, error = await trio.to_thread.run_sync(refused.communicate)
+        assert refused.returncode != 0 and b"cannot listen" in error
+        second = serve("--reuse-port")
+        try:
+            # It says "listening" once bound (or fails with "cannot listen" and exits).
+            assert await trio.to_thread.run_sync(logged_listening, second)
+            assert second.poll() is None
+            for _ in range(8):
+                client = await SipClient.connect("127.0.0.1", port)
+                reply = (await client.sc_status()).message
+                assert reply.MESSAGE_ID == "98"
+                await client.aclose()
+        finally:
+            second.terminate()
+            second.wait(15)
+    finally:
+        first.terminate()
+        first.wait(15)
