@@ -118,6 +118,9 @@ class ListenerConfig:
     allow_status_before_login: bool = True
     # Kiosks configured without 93: bind every connection on this listener to one account.
     login_account: SipText = ""
+    # SO_REUSEPORT: several daemons (on one database) listen on this same address and the
+    # kernel deals new connections between them (Linux, BSDs; `sip2d serve --reuse-port`).
+    reuse_port: bool = False
 
     def problems(self) -> Iterator[tuple[str, str]]:
         if self.tls and not (self.cert_file and self.key_file):

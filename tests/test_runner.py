@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -160,4 +161,79 @@ async def test_postgresql_writes_are_not_grouped(postgres_url: str) -> None:
         assert await runner.write(_insert_item("pg1")) == "pg1"
         nursery.cancel_scope.cancel()
     assert await runner.read(count_items) == 1
+    runner.close()
+
+
+async def test_postgresql_cancellation_drops_queued_work_and_waits_for_a_running_write(
+    postgres_url: str,
+) -> None:
+    """One database thread: a write holds it while two more callers queue behind it."""
+    upgrade(postgres_url)
+    runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=2), url=postgres_url))
+    assert runner._threads is not None and runner._threads.count == 1
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def slow_write(conn: Connection) -> str:
+        started.set()
+        release.wait(10)
+        conn.execute(insert(items).values(barcode="slow", title="t"))
+        ran.append("slow")
+        return "slow"
+
+    def queued(conn: Connection) -> None:
+        ran.append("queued")
+
+    outcome: dict[str, object] = {}
+
+    async def write_then_cancelled(scope: trio.CancelScope) -> None:
+        with scope:
+            outcome["write"] = await runner.write(slow_write)
+        outcome["write_cancelled"] = scope.cancelled_caught
+
+    async def queued_then_cancelled(scope: trio.CancelScope) -> None:
+        with scope:
+            await runner.write(queued)
+        outcome["queued_cancelled"] = scope.cancelled_caught
+
+    write_scope, queued_scope = trio.CancelScope(), trio.CancelScope()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(write_then_cancelled, write_scope)
+        await trio.to_thread.run_sync(started.wait)
+        nursery.start_soon(queued_then_cancelled, queued_scope)
+        await trio.testing.wait_all_tasks_blocked()
+        # Both callers are cancelled while the write runs and the other waits in the queue.
+        write_scope.cancel()
+        queued_scope.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        assert "queued_cancelled" in outcome  # the queued one gave up at once
+        assert "write_cancelled" not in outcome  # the running write is waited for
+        release.set()
+    # The write committed and its caller heard the result; the queued work never ran.
+    assert outcome["write"] == "slow" and outcome["write_cancelled"] is False
+    assert outcome["queued_cancelled"] is True
+    assert ran == ["slow"]
+    assert await runner.read(count_items) == 1
+    runner.close()
+
+
+async def test_postgresql_a_cancelled_read_is_abandoned(postgres_url: str) -> None:
+    upgrade(postgres_url)
+    runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=2), url=postgres_url))
+    started, release = threading.Event(), threading.Event()
+
+    def slow_read(conn: Connection) -> int:
+        started.set()
+        release.wait(10)
+        return count_items(conn)
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(runner.read, slow_read)
+            await trio.to_thread.run_sync(started.wait)
+            scope.cancel()
+    # Back here while the read is still running in its thread: it was abandoned, not awaited.
+    assert scope.cancelled_caught and not release.is_set()
+    release.set()
+    assert await runner.read(count_items) == 0  # the thread and its connection carry on
     runner.close()

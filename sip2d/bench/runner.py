@@ -44,6 +44,7 @@ class BenchOptions:
     credentials: Credentials | None = None
     institution: str = ""
     timeout: float = 10.0
+    also: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -65,13 +66,16 @@ class BenchOptions:
                 credentials=self.credentials,
                 institution=self.institution,
                 timeout=self.timeout,
+                also=self.also,
             )
             for p in range(count)
         ]
 
     def meta(self) -> dict[str, Any]:
         return {
-            "target": f"{self.host}:{self.port}",
+            "target": ", ".join(
+                f"{host}:{port}" for host, port in ((self.host, self.port), *self.also)
+            ),
             "scenario": self.scenario,
             "kiosks": self.kiosks,
             "processes": min(self.processes, self.kiosks),

@@ -37,6 +37,13 @@ class WorkerPlan:
     credentials: Credentials | None
     institution: str = ""
     timeout: float = 10.0
+    # More daemons to drive besides host:port: kiosk k goes to target k modulo the count, so
+    # several daemons (on one database) share the kiosks evenly.
+    also: tuple[tuple[str, int], ...] = ()
+
+    def target(self, kiosk: int) -> tuple[str, int]:
+        targets = ((self.host, self.port), *self.also)
+        return targets[kiosk % len(targets)]
 
 
 class Link(Protocol):
@@ -74,7 +81,7 @@ async def run_worker(plan: WorkerPlan, link: Link) -> Tally:
     ]
     tally = Tally()
     window = Window()
-    kiosks = [Kiosk(p, plan.host, plan.port, tally) for p in plans]
+    kiosks = [Kiosk(p, *plan.target(p.index), tally) for p in plans]
     send_ready, receive_ready = trio.open_memory_channel[int](len(kiosks))
     try:
         await _run_kiosks(kiosks, window, tally, plan, link, send_ready, receive_ready)

@@ -120,6 +120,12 @@ command.help = (
 @dataset_options
 @click.option("--institution", default="", help="AO sent in requests.")
 @click.option(
+    "--also",
+    multiple=True,
+    metavar="HOST:PORT",
+    help="Another daemon to drive (repeatable): kiosks are dealt round-robin over all targets.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
     default=10.0,
@@ -143,6 +149,7 @@ def run_command(
     patrons: int,
     items: int,
     institution: str,
+    also: tuple[str, ...],
     timeout: float,
     json_path: str | None,
     quiet: bool,
@@ -169,6 +176,7 @@ def run_command(
         credentials=credentials,
         institution=institution,
         timeout=timeout,
+        also=tuple(parse_target(t) for t in also),
     )
     progress = ProgressLine(sys.stderr, duration)
     progress.enabled = progress.enabled and not quiet

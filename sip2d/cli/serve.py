@@ -23,6 +23,12 @@ from sip2d.storage.errors import StorageError
     help="Listen here instead of the configured listeners (repeatable; [::1]:6001 for IPv6).",
 )
 @click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Set SO_REUSEPORT on every listener: several daemons on one database share a port and "
+    "the kernel deals connections between them.",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="Serve an embedded SQLite demo database (created and seeded on first use) on "
@@ -36,7 +42,9 @@ from sip2d.storage.errors import StorageError
     help="Where --demo keeps its database and pepper.",
 )
 @pass_state
-def command(state: CliState, listen: tuple[str, ...], demo: bool, demo_dir: str) -> None:
+def command(
+    state: CliState, listen: tuple[str, ...], reuse_port: bool, demo: bool, demo_dir: str
+) -> None:
     """Serve SIP2 to self-check kiosks."""
     from sip2d.server.build import build_context, demo_config
     from sip2d.server.daemon import run_blocking
@@ -52,6 +60,11 @@ def command(state: CliState, listen: tuple[str, ...], demo: bool, demo_dir: str)
             )
             for listener in config.listeners:
                 ListenerConfig(**dataclasses.asdict(listener))
+        if reuse_port:
+            config = dataclasses.replace(
+                config,
+                listeners=[dataclasses.replace(lst, reuse_port=True) for lst in config.listeners],
+            )
         configure_logging(config.logging.level, config.logging.format)
         if demo:
             from sip2d.storage import demo as demo_data

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
+import socket
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,40 @@ def tls_context(listener: ListenerConfig) -> ssl.SSLContext:
     return context
 
 
+async def open_reuse_port_listeners(host: str | None, port: int) -> list[trio.SocketListener]:
+    """What ``trio.open_tcp_listeners`` opens, with SO_REUSEPORT set before ``bind``.
+
+    Every daemon that sets it on the same address gets its own listening socket and the
+    kernel spreads new connections over them, so several ``sip2d serve`` processes on one
+    database share one port (and one kiosk configuration) without a proxy in front.
+    """
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise OSError("SO_REUSEPORT is not available on this system")
+    addresses = await trio.socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    listeners: list[trio.SocketListener] = []
+    try:
+        for family, kind, proto, _, address in addresses:
+            sock = trio.socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                await sock.bind(address)
+                sock.listen(socket.SOMAXCONN)
+            except BaseException:
+                sock.close()
+                raise
+            listeners.append(trio.SocketListener(sock))
+    except BaseException:
+        for listener in listeners:
+            listener.socket.close()
+        raise
+    return listeners
+
+
 async def open_listeners(
     config: Config,
 ) -> list[tuple[ListenerConfig, list[trio.abc.Listener[trio.abc.Stream]]]]:
@@ -59,7 +94,10 @@ async def open_listeners(
     for listener in config.listeners:
         host, port = parse_address(listener.address)
         try:
-            tcp = await trio.open_tcp_listeners(port, host=host or None)
+            if listener.reuse_port:
+                tcp = await open_reuse_port_listeners(host or None, port)
+            else:
+                tcp = await trio.open_tcp_listeners(port, host=host or None)
         except OSError as exc:
             raise ConfigError(
                 f"cannot listen on {listener.address}: {exc.strerror or exc}"

@@ -19,6 +19,8 @@ from sip2d.storage.prepared import Prepared
 # SQLite transaction starts, also used by the runner's on-loop reads.
 BEGIN = Prepared(text("BEGIN"))
 BEGIN_IMMEDIATE = Prepared(text("BEGIN IMMEDIATE"))
+# Executions of one statement on one connection before psycopg prepares it server-side.
+PREPARE_THRESHOLD = 2
 
 
 def is_sqlite(url: str) -> bool:
@@ -41,6 +43,9 @@ def make_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
         )
         _install_sqlite_pragmas(engine, config)
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 5}
+    if make_url(url).get_driver_name() == "psycopg":
+        connect_args["prepare_threshold"] = PREPARE_THRESHOLD
     return create_engine(
         url,
         pool_size=max(config.pool_size, 1),
@@ -49,7 +54,7 @@ def make_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
         pool_timeout=30,
         # A database that stops answering must not hold a kiosk for minutes: fail the connect
         # and let the health loop bring the daemon back when it returns.
-        connect_args={"connect_timeout": 5},
+        connect_args=connect_args,
     )
 
 

@@ -21,17 +21,31 @@ together run in one worker thread, in one transaction, each inside its own SAVEP
 that raises is rolled back alone and gets its exception, and every write is acknowledged only
 after the one COMMIT that makes all of them durable (if that COMMIT fails, they all fail).
 Without the writer task (tools, tests) each write is its own transaction in a thread.
+
+PostgreSQL (any server database) runs every unit of work on dedicated database threads
+(:mod:`sip2d.storage.dbthreads`), each keeping one connection for its life, so a read costs one
+round trip: it runs in autocommit (a single-statement read needs no BEGIN/COMMIT, and under
+READ COMMITTED each statement of a transaction takes its own snapshot anyway), nothing is pinged
+before it, and the driver prepares hot statements server-side (engine.py). A connection found
+dead by the error it raised is discarded and the unit of work retried once on a new one: a
+read always, a write when it failed before COMMIT was sent (the server rolled it back). A write
+is one transaction; its COMMIT failing on a lost connection is not retried, since it may have
+committed. If the database is down the new connection fails too, and the caller (and
+``/healthz``) sees that.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import trio
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
+from sip2d.storage.dbthreads import DatabaseThreads
 from sip2d.storage.engine import BEGIN
 from sip2d.storage.prepared import Prepared, Savepoint
 
@@ -83,14 +97,83 @@ class DatabaseRunner:
         self._writer_running = False
         self._queue: list[_WriteJob[Any]] = []
         self._queued = trio.Event()
+        # Server databases: dedicated threads, each with its own connection. One pooled
+        # connection is left for callers outside those threads (read_sync from a tool).
+        self._local = threading.local()
+        self._threads: DatabaseThreads | None = None
+        if engine.dialect.name != "sqlite":
+            self._threads = DatabaseThreads(
+                max(pool_size - 1, 1), self._on_db_thread, on_exit=self._release_own
+            )
 
     def read_sync(self, fn: Callable[[Connection], T]) -> T:
+        if getattr(self._local, "own", False):
+            return self._run_own(fn, write=False)
         with self.engine.begin() as conn:
             return fn(conn)
 
     def write_sync(self, fn: Callable[[Connection], T]) -> T:
+        if getattr(self._local, "own", False):
+            return self._run_own(fn, write=True)
         with self._write_engine.begin() as conn:
             return fn(conn)
+
+    # --- dedicated database threads (server databases) -----------------------------------------
+
+    def _on_db_thread(self, fn: Callable[[Connection], Any], write: bool) -> Any:
+        # Through read_sync/write_sync, so a subclass that wraps those sees every unit of work.
+        self._local.own = True
+        return self.write_sync(fn) if write else self.read_sync(fn)
+
+    def _own_connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+        return conn
+
+    def _release_own(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _discard_own(self, conn: Connection) -> None:
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        self._release_own()
+
+    def _run_own(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """One unit of work on this thread's connection; retried once if it was found dead."""
+        for attempt in (1, 2):
+            conn = self._own_connection()
+            driver: Any = conn.connection.dbapi_connection
+            # A read runs in autocommit: its statement is the one round trip. psycopg changes
+            # the mode on the client side only, and only between transactions.
+            if driver.autocommit == write:
+                driver.autocommit = not write
+            transaction = conn.begin()
+            try:
+                result = fn(conn)
+            except BaseException as exc:
+                if _connection_lost(conn, driver, exc):
+                    self._discard_own(conn)
+                    if attempt == 1:
+                        continue  # nothing was committed: the server ended that transaction
+                    raise
+                try:
+                    transaction.rollback()
+                except Exception:
+                    self._discard_own(conn)
+                raise
+            try:
+                transaction.commit()
+            except BaseException as exc:
+                if _connection_lost(conn, driver, exc):
+                    self._discard_own(conn)
+                raise  # a COMMIT without an answer may have committed: never run twice
+            return result
+        raise AssertionError("unreachable")
 
     def _inline_connection(self) -> Connection:
         if self._inline is None or self._inline.closed or self._inline.invalidated:
@@ -127,6 +210,8 @@ class DatabaseRunner:
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a read-only unit of work: on the event loop for SQLite, else in a thread."""
+        if self._threads is not None:
+            return await self._threads.submit(fn, write=False)
         if self.inline_reads:
             await trio.lowlevel.checkpoint()
             conn = self._inline_connection()
@@ -139,6 +224,8 @@ class DatabaseRunner:
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
         """Run a unit of work that writes, atomically, in a worker thread; return once durable."""
+        if self._threads is not None:
+            return await self._threads.submit(fn, write=True)
         if not self._writer_running:
             return await trio.to_thread.run_sync(self.write_sync, fn, limiter=self.limiter)
         job = _WriteJob(fn)
@@ -204,7 +291,21 @@ class DatabaseRunner:
                 raise
 
     def close(self) -> None:
+        if self._threads is not None:
+            self._threads.close()
         if self._inline is not None:
             self._inline.close()
             self._inline = None
         self.engine.dispose()
+
+
+def _connection_lost(conn: Connection, driver: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` means the connection itself is gone (not a refused statement)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or getattr(driver, "closed", False):
+        return True
+    if getattr(driver, "broken", False):  # psycopg: the connection was interrupted
+        return True
+    orig: Any = exc.orig
+    return orig is not None and bool(conn.dialect.is_disconnect(orig, driver, None))

@@ -145,3 +145,36 @@ async def test_a_server_that_answers_98_to_everything_is_named_as_such(
     code, output = await trio.to_thread.run_sync(functools.partial(cli, *base, "--login", "a:b"))
     assert code == 1
     assert "answered '98' to a 93 Login" in output
+
+
+async def test_also_deals_kiosks_over_two_daemons_on_one_postgresql(
+    nursery: trio.Nursery, tmp_path: Path, postgres_url: str
+) -> None:
+    """``--also``: the generator's kiosks alternate between two daemons sharing one database."""
+    config_path = write_config(tmp_path, postgres_url)
+    assert cli("--config", str(config_path), "db", "upgrade")[0] == 0
+    code, output = cli(
+        "--config", str(config_path), "bench", "seed",
+        "--patrons", str(PATRONS), "--items", str(ITEMS), "--login", LOGIN,
+    )  # fmt: skip
+    assert code == 0, output
+    config = load_config(config_path, env={})
+    first, second = await start(nursery, config), await start(nursery, config)
+    out = tmp_path / "two.json"
+    args = [
+        "bench", f"{first.host}:{first.port}", "--also", f"{second.host}:{second.port}",
+        "--login", LOGIN, "--scenario", "session", "--kiosks", "4", "--duration", "1.2",
+        "--processes", "1", "--patrons", str(PATRONS), "--items", str(ITEMS),
+        "--json", str(out),
+    ]  # fmt: skip
+    code, output = await trio.to_thread.run_sync(functools.partial(cli, *args))
+    assert code == 0, output
+    summary = json.loads(out.read_text())
+    check_summary(summary, "session")
+    assert summary["target"] == f"{first.host}:{first.port}, {second.host}:{second.port}"
+    # Both daemons answered checkouts (kiosks 0 and 2 on the first, 1 and 3 on the second).
+    for server in (first, second):
+        counts = server.daemon.ctx.metrics.message_stats._counts
+        assert counts.get(("11", "ok"), 0) > 0, counts
+    first.daemon.stop()
+    second.daemon.stop()

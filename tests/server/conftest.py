@@ -167,3 +167,13 @@ async def running(
     server = await start(nursery, config)
     yield server
     server.daemon.stop()
+
+
+@pytest.fixture
+async def one_thread(nursery: trio.Nursery, tmp_path: Path, postgres_url: str) -> Running:
+    """A daemon on PostgreSQL with one database thread: the connection doing the work is known."""
+    config = make_config(tmp_path, postgres_url, health_check_interval=3600.0)
+    # Two pooled connections: one database thread, and one left for callers outside it.
+    config = dataclasses.replace(config, database=dataclasses.replace(config.database, pool_size=2))
+    seed(config)
+    return await start(nursery, config)
