@@ -174,6 +174,57 @@ class MetricsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class WebConfig:
+    """The patron self-service PIN page (issue #16); see docs/pin-page.md."""
+
+    # HOST:PORT; empty = off (``sip2d serve`` then runs no page; ``sip2d web`` needs it).
+    listen: str = ""
+    # The public address patrons use (behind the TLS proxy): links are built from it, never
+    # from a request's Host header. http:// only with allow_insecure_base_url.
+    base_url: str = ""
+    allow_insecure_base_url: bool = False
+    # Proxies in front of the page whose X-Forwarded-For is trusted (0 = none): the client
+    # address feeds the per-source limits, so it must be the patron's, not the proxy's.
+    proxy_hops: int = 0
+    link_minutes: int = 60
+    setup_code_hours: int = 24
+    library_name: str = "sip2d Library"
+    # Desk hours, phone number: shown on every page.
+    help_text: str = ""
+    # One AF text for a wrong, locked or missing PIN at a kiosk (empty = the usual messages),
+    # e.g. "PIN not accepted. New or forgotten PIN: library.example/pin or ask staff".
+    kiosk_hint: str = ""
+    # argon2 threads for the page's PIN checks, apart from the kiosks' (0 = one).
+    hash_threads: int = 1
+    # Reset-link requests per client address in 15 minutes, and mails per patron.
+    forgot_per_address: int = 20
+    mails_per_patron_per_day: int = 5
+    mail_interval_minutes: float = 5.0
+    # Wrong set-up codes per card and per address in 15 minutes before the form refuses.
+    code_failures_per_card: int = 5
+    code_failures_per_address: int = 20
+
+
+@dataclasses.dataclass(frozen=True)
+class MailConfig:
+    """How the page's mails leave: SMTP, or ``.eml`` files in a directory (demos, tests)."""
+
+    transport: Literal["smtp", "directory"] = "directory"
+    directory: str = "mail"
+    from_address: str = "library@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str = ""
+    # The password: a file, or the environment variable SIP2D_SMTP_PASSWORD.
+    smtp_password_file: str = ""
+    smtp_timeout: float = 30.0
+    # Every mail the store sends in one hour, whatever the patron (a global brake).
+    max_per_hour: int = 500
+    max_attempts: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole configuration. Sections map one-to-one onto TOML tables."""
 
@@ -186,6 +237,8 @@ class Config:
     session: SessionConfig = dataclasses.field(default_factory=SessionConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
+    web: WebConfig = dataclasses.field(default_factory=WebConfig)
+    mail: MailConfig = dataclasses.field(default_factory=MailConfig)
 
 
 def load_config(
@@ -319,7 +372,12 @@ def _resolve_files(config: Config, base: Path) -> Config:
         dataclasses.replace(lst, cert_file=resolve(lst.cert_file), key_file=resolve(lst.key_file))
         for lst in config.listeners
     ]
-    return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners)
+    mail = dataclasses.replace(
+        config.mail,
+        directory=resolve(config.mail.directory),
+        smtp_password_file=resolve(config.mail.smtp_password_file),
+    )
+    return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners, mail=mail)
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:
@@ -350,9 +408,30 @@ def validate(config: Config) -> None:
             raise ConfigError(f"server.{name}: must be 0..999, got {value}")
     if config.server.max_frame_bytes < 64:
         raise ConfigError("server.max_frame_bytes: must be at least 64")
+    validate_web(config.web)
     a2 = config.auth.argon2
     if a2.memory_kib < 8 * a2.parallelism or a2.time_cost < 1 or a2.parallelism < 1:
         raise ConfigError("auth.argon2: need time_cost >= 1, parallelism >= 1, memory_kib >= 8*p")
+
+
+def validate_web(web: WebConfig) -> None:
+    """The page needs a base URL to build links from, and https unless explicitly waived."""
+    if web.listen:
+        parse_address(web.listen, "web.listen")
+    if not web.base_url:
+        if web.listen:
+            raise ConfigError("web.base_url: required when web.listen is set (links use it)")
+        return
+    scheme, sep, rest = web.base_url.partition("://")
+    if not sep or scheme not in ("https", "http") or not rest or rest.startswith("/"):
+        raise ConfigError(f"web.base_url: expected https://HOST[/PATH], got {web.base_url!r}")
+    if scheme == "http" and not web.allow_insecure_base_url:
+        raise ConfigError(
+            "web.base_url: http:// would send reset links in clear; use https:// "
+            "(or set web.allow_insecure_base_url = true for a local demo)"
+        )
+    if web.link_minutes < 1 or web.setup_code_hours < 1:
+        raise ConfigError("web: link_minutes and setup_code_hours must be at least 1")
 
 
 def parse_address(text: str, where: str = "address") -> tuple[str, int]:

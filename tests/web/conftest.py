@@ -1,0 +1,139 @@
+"""A real daemon with the PIN page on a real Hypercorn socket, on each engine.
+
+``page`` starts the daemon of tests/server/conftest.py with ``[web] listen`` on a free port
+(the base URL must name that port before the page starts, as a browser's ``Origin`` is checked
+against it) and the directory mail transport, and hands tests an httpx client, the outbox
+directory and helpers to read mails and links.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import email
+import re
+import socket
+from collections.abc import AsyncIterator
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+from sqlalchemy import Connection, func, select
+
+from sip2d.config import Config, MailConfig, WebConfig
+from sip2d.storage.models import mail_outbox
+from sip2d.web.serve import WebParts
+from tests.server.conftest import ALICE, Running, make_config, seed, start
+
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+LINK_RE = re.compile(r"(https?://\S+/pin/reset\?token=[A-Za-z0-9_-]+)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def web_config(tmp_path: Path, url: str, **web: Any) -> Config:
+    config = make_config(tmp_path, url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    return dataclasses.replace(
+        config,
+        web=dataclasses.replace(
+            WebConfig(),
+            listen=f"127.0.0.1:{port}",
+            base_url=base,
+            allow_insecure_base_url=True,
+            library_name="Test Library",
+            **web,
+        ),
+        mail=dataclasses.replace(MailConfig(), transport="directory", directory=str(tmp_path / "mail")),
+    )
+
+
+@dataclasses.dataclass
+class Page:
+    server: Running
+    config: Config
+    base: str
+    http: httpx.AsyncClient
+    mail_dir: Path
+
+    @property
+    def web(self) -> WebParts:
+        parts: WebParts = self.server.daemon.web
+        return parts
+
+    async def csrf(self, path: str) -> str:
+        response = await self.http.get(path)
+        found = CSRF_RE.search(response.text)
+        assert found is not None, response.text
+        return found.group(1)
+
+    async def post(self, path: str, **fields: str) -> httpx.Response:
+        token = await self.csrf(path)
+        return await self.http.post(path, data={"csrf": token, **fields})
+
+    async def settle(self) -> None:
+        """Wait for queued link requests and for every mail they queued to be handed over."""
+        await self.web.flows.drained()
+        with trio.fail_after(20):
+            while await self.unsent():
+                await self.web.sender.deliver_due()
+                await trio.sleep(0.01)
+
+    async def unsent(self) -> int:
+        def count(conn: Connection) -> int:
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        mail_outbox.c.sent_at.is_(None), mail_outbox.c.failed_at.is_(None)
+                    )
+                ).scalar_one()
+            )
+
+        return await self.web.flows.db.read(count)
+
+    def mails(self) -> list[Message]:
+        if not self.mail_dir.exists():
+            return []
+        files = sorted(self.mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+        return [email.message_from_bytes(p.read_bytes()) for p in files]
+
+    def links(self) -> list[str]:
+        found = []
+        for message in self.mails():
+            body = message.get_payload(decode=True)
+            assert isinstance(body, bytes)
+            found += LINK_RE.findall(body.decode())
+        return found
+
+    async def request_link(self, card: str = ALICE[0]) -> str:
+        before = set(self.links())
+        response = await self.post("/pin/forgot", card=card)
+        assert response.status_code == 200
+        await self.settle()
+        new = [link for link in self.links() if link not in before]
+        assert len(new) == 1, new
+        return new[0]
+
+
+async def open_page(nursery: trio.Nursery, tmp_path: Path, url: str, **web: Any) -> Page:
+    config = web_config(tmp_path, url, **web)
+    seed(config)
+    server = await start(nursery, config)
+    base = config.web.base_url
+    http = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
+    return Page(server, config, base, http, Path(config.mail.directory))
+
+
+@pytest.fixture
+async def page(nursery: trio.Nursery, tmp_path: Path, database_url: str) -> AsyncIterator[Page]:
+    opened = await open_page(nursery, tmp_path, database_url)
+    yield opened
+    await opened.http.aclose()
+    opened.server.daemon.stop()
