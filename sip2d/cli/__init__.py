@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import click
 
-from sip2d.cli import account, auth, bench, client, db, demo, imports, item, patron, serve
+from sip2d.cli import (
+    account,
+    auth,
+    bench,
+    client,
+    db,
+    demo,
+    desk,
+    imports,
+    item,
+    patron,
+    serve,
+    web,
+)
 from sip2d.cli.common import CliState
 
 
@@ -28,5 +41,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = CliState(config_path)
 
 
-for _module in (serve, client, db, patron, item, account, imports, demo, auth, bench):
+for _module in (serve, client, db, patron, item, account, imports, demo, auth, bench, web):
     main.add_command(_module.command)
+main.add_command(web.mail_command)
+desk.register(patron.command)
