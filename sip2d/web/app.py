@@ -102,6 +102,7 @@ class PinPage:
                 path=request.url.path,
                 policy=self.flows.policy,
                 minutes=self.web.link_minutes,
+                code_hours=self.web.setup_code_hours,
                 **({"errors": {}, "card": ""} | context),
             )
         )
