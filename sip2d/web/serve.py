@@ -66,6 +66,7 @@ def build_web(
         keys,
         transport if transport is not None else make_transport(config.mail),
         MailMetrics(registry),
+        clock=clock,
     )
     flows = PinFlows(
         config,

@@ -9,6 +9,7 @@ directory and helpers to read mails and links.
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 import email
 import re
 import socket
@@ -20,10 +21,13 @@ from typing import Any
 import httpx
 import pytest
 import trio
+from click.testing import CliRunner, Result
 from sqlalchemy import Connection, func, select
 
+from sip2d.cli import main
 from sip2d.config import Config, MailConfig, WebConfig
 from sip2d.storage.models import mail_outbox
+from sip2d.web.flows import stored_now
 from sip2d.web.serve import WebParts
 from tests.server.conftest import ALICE, Running, make_config, seed, start
 
@@ -51,7 +55,11 @@ def web_config(tmp_path: Path, url: str, **web: Any) -> Config:
             library_name="Test Library",
             **web,
         ),
-        mail=dataclasses.replace(MailConfig(), transport="directory", directory=str(tmp_path / "mail")),
+        mail=dataclasses.replace(
+            MailConfig(), transport="directory", directory=str(tmp_path / "mail")
+        ),
+        # Eight-digit PINs: long enough that a leak scan cannot match them by chance.
+        pin_policy=dataclasses.replace(config.pin_policy, max_length=8),
     )
 
 
@@ -77,6 +85,11 @@ class Page:
     async def post(self, path: str, **fields: str) -> httpx.Response:
         token = await self.csrf(path)
         return await self.http.post(path, data={"csrf": token, **fields})
+
+    def shift_clock(self, delta: timedelta) -> None:
+        """Move the page's clock (and its mail sender's) ``delta`` from real time."""
+        self.web.flows.clock = lambda: stored_now() + delta
+        self.web.sender.clock = lambda: stored_now() + delta
 
     async def settle(self) -> None:
         """Wait for queued link requests and for every mail they queued to be handed over."""
@@ -111,6 +124,31 @@ class Page:
             assert isinstance(body, bytes)
             found += LINK_RE.findall(body.decode())
         return found
+
+    def config_file(self) -> Path:
+        """The page's configuration as a file, for CLI commands run against it."""
+        path = self.mail_dir.parent / "sip2d.toml"
+        cfg = self.config
+        path.write_text(
+            f"[database]\nurl = {cfg.database.url!r}\npool_size = 2\n\n"
+            f"[auth]\npepper_file = {cfg.auth.pepper_file!r}\n\n"
+            "[auth.argon2]\nmemory_kib = 64\ntime_cost = 1\n\n"
+            "[pin_policy]\nmax_length = 8\n\n"
+            f"[web]\nbase_url = {cfg.web.base_url!r}\nallow_insecure_base_url = true\n\n"
+            f'[mail]\ntransport = "directory"\ndirectory = {cfg.mail.directory!r}\n',
+            encoding="utf-8",
+        )
+        return path
+
+    async def cli(self, *args: str, input: str | None = None) -> Result:
+        """Run ``sip2d ARGS`` in a worker thread (commands may run trio themselves)."""
+        config = self.config_file()
+        env = {"SIP2D_DATABASE_URL": None, "SIP2D_CONFIG": None, "SIP2D_PEPPER": None}
+
+        def run() -> Result:
+            return CliRunner().invoke(main, ["--config", str(config), *args], input=input, env=env)
+
+        return await trio.to_thread.run_sync(run)
 
     async def request_link(self, card: str = ALICE[0]) -> str:
         before = set(self.links())
