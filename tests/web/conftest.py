@@ -41,7 +41,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def web_config(tmp_path: Path, url: str, **web: Any) -> Config:
+def web_config(tmp_path: Path, url: str, mail: dict[str, Any] | None = None, **web: Any) -> Config:
     config = make_config(tmp_path, url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -50,13 +50,11 @@ def web_config(tmp_path: Path, url: str, **web: Any) -> Config:
         web=dataclasses.replace(
             WebConfig(),
             listen=f"127.0.0.1:{port}",
-            base_url=base,
+            **({"base_url": base, "library_name": "Test Library"} | web),
             allow_insecure_base_url=True,
-            library_name="Test Library",
-            **web,
         ),
         mail=dataclasses.replace(
-            MailConfig(), transport="directory", directory=str(tmp_path / "mail")
+            MailConfig(), transport="directory", directory=str(tmp_path / "mail"), **(mail or {})
         ),
         # Eight-digit PINs: long enough that a leak scan cannot match them by chance.
         pin_policy=dataclasses.replace(config.pin_policy, max_length=8),
@@ -160,11 +158,13 @@ class Page:
         return new[0]
 
 
-async def open_page(nursery: trio.Nursery, tmp_path: Path, url: str, **web: Any) -> Page:
-    config = web_config(tmp_path, url, **web)
+async def open_page(
+    nursery: trio.Nursery, tmp_path: Path, url: str, mail: dict[str, Any] | None = None, **web: Any
+) -> Page:
+    config = web_config(tmp_path, url, mail, **web)
     seed(config)
     server = await start(nursery, config)
-    base = config.web.base_url
+    base = f"http://{config.web.listen}"
     http = httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30)
     return Page(server, config, base, http, Path(config.mail.directory))
 
