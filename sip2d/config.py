@@ -218,6 +218,8 @@ class MailConfig:
     smtp_user: str = ""
     # The password: a file, or the environment variable SIP2D_SMTP_PASSWORD.
     smtp_password_file: str = ""
+    # Extra CA certificates (PEM) to trust for a relay with a private certificate.
+    smtp_ca_file: str = ""
     smtp_timeout: float = 30.0
     # Every mail the store sends in one hour, whatever the patron (a global brake).
     max_per_hour: int = 500
@@ -376,6 +378,7 @@ def _resolve_files(config: Config, base: Path) -> Config:
         config.mail,
         directory=resolve(config.mail.directory),
         smtp_password_file=resolve(config.mail.smtp_password_file),
+        smtp_ca_file=resolve(config.mail.smtp_ca_file),
     )
     return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners, mail=mail)
 

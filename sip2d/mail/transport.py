@@ -58,8 +58,8 @@ class SmtpTransport:
 
     def send(self, message: EmailMessage) -> None:
         cfg = self.cfg
-        context = ssl.create_default_context()
         try:
+            context = ssl.create_default_context(cafile=cfg.smtp_ca_file or None)
             client: smtplib.SMTP
             if cfg.smtp_security == "tls":
                 client = smtplib.SMTP_SSL(
@@ -75,7 +75,7 @@ class SmtpTransport:
                 client.send_message(message)
         except smtplib.SMTPAuthenticationError:
             raise MailError("SMTP login refused (check smtp_user and the password)") from None
-        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        except (smtplib.SMTPException, OSError, ssl.SSLError, ValueError) as exc:
             raise MailError(f"SMTP {cfg.smtp_host}:{cfg.smtp_port}: {type(exc).__name__}") from None
 
 

@@ -203,12 +203,16 @@ class PinPage:
 
     def _gone(self, request: Request) -> Response:
         response = self.render(request, "reset.html", 400, gone=True)
-        response.delete_cookie(self.reset_cookie, path="/", secure=self.https, httponly=True)
+        response.delete_cookie(
+            self.reset_cookie, path="/", secure=self.https, httponly=True, samesite="strict"
+        )
         return response
 
     def _done(self, request: Request) -> Response:
         response = self.render(request, "done.html")
-        response.delete_cookie(self.reset_cookie, path="/", secure=self.https, httponly=True)
+        response.delete_cookie(
+            self.reset_cookie, path="/", secure=self.https, httponly=True, samesite="strict"
+        )
         return response
 
     async def change(self, request: Request) -> Response:

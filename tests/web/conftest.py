@@ -9,11 +9,11 @@ directory and helpers to read mails and links.
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 import email
 import re
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,8 @@ def web_config(tmp_path: Path, url: str, mail: dict[str, Any] | None = None, **w
             allow_insecure_base_url=True,
         ),
         mail=dataclasses.replace(
-            MailConfig(), transport="directory", directory=str(tmp_path / "mail"), **(mail or {})
+            MailConfig(),
+            **({"transport": "directory", "directory": str(tmp_path / "mail")} | (mail or {})),
         ),
         # Eight-digit PINs: long enough that a leak scan cannot match them by chance.
         pin_policy=dataclasses.replace(config.pin_policy, max_length=8),
