@@ -124,8 +124,18 @@ class PinPage:
         form = forms.parse_form(body)
         nonce = request.cookies.get(self.csrf_cookie, "")
         token = form.get(CSRF_FIELD, "")
-        if not self.csrf.same_origin(request.headers) or not self.csrf.valid_token(nonce, token):
-            log.info("form refused: CSRF", extra={"path": request.url.path})
+        same_origin = self.csrf.same_origin(request.headers)
+        if not same_origin or not self.csrf.valid_token(nonce, token):
+            log.info(
+                "form refused: CSRF (%s, cookie %s)",
+                "cross-origin" if not same_origin else "token",
+                bool(nonce),
+                extra={
+                    "path": request.url.path,
+                    "reason": "cross-origin" if not same_origin else "token",
+                    "cookie": bool(nonce),
+                },
+            )
             return self.render(request, "error.html", 403, problem="csrf")
         return form
 

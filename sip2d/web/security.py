@@ -106,9 +106,15 @@ class CsrfGuard:
         return hmac.compare_digest(mac, self._sign(nonce, stamp))
 
     def same_origin(self, headers: MutableMapping[str, str] | Any) -> bool:
-        """What the browser says about where the POST came from, when it says anything."""
+        """What the browser says about where the POST came from, when it says anything.
+
+        ``Sec-Fetch-Site`` decides where it is sent (every current browser). ``Origin`` is the
+        fallback, except ``null``: under ``Referrer-Policy: no-referrer`` a browser sends
+        ``Origin: null`` even for the page's own forms, so it proves nothing either way and
+        the signed token alone decides.
+        """
         site = headers.get("sec-fetch-site")
-        if site is not None and site not in ("same-origin", "none"):
-            return False
+        if site is not None:
+            return bool(site in ("same-origin", "none"))
         origin = headers.get("origin")
-        return origin is None or origin.lower() == self.origin
+        return origin is None or origin == "null" or origin.lower() == self.origin

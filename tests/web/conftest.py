@@ -8,11 +8,13 @@ directory and helpers to read mails and links.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email
 import re
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
@@ -26,6 +28,8 @@ from sqlalchemy import Connection, func, select
 
 from sip2d.cli import main
 from sip2d.config import Config, MailConfig, WebConfig
+from sip2d.server.build import build_context
+from sip2d.server.daemon import Daemon
 from sip2d.storage.models import mail_outbox
 from sip2d.web.flows import stored_now
 from sip2d.web.serve import WebParts
@@ -176,3 +180,28 @@ async def page(nursery: trio.Nursery, tmp_path: Path, database_url: str) -> Asyn
     yield opened
     await opened.http.aclose()
     opened.server.daemon.stop()
+
+
+@contextlib.contextmanager
+def serve_in_thread(config: Config) -> Iterator[Daemon]:
+    """Run a daemon (and its page) on its own trio loop in a thread, for synchronous tests
+    (hypothesis, Selenium); stopped gracefully on exit."""
+    ready = threading.Event()
+    handles: dict[str, Any] = {}
+
+    async def main() -> None:
+        ctx = build_context(config)
+        daemon = Daemon(ctx, handle_signals=False)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(daemon.run)
+            handles.update(daemon=daemon, token=trio.lowlevel.current_trio_token())
+            ready.set()
+
+    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the daemon did not start"
+    try:
+        yield handles["daemon"]
+    finally:
+        trio.from_thread.run_sync(handles["daemon"].stop, trio_token=handles["token"])
+        thread.join(30)

@@ -4,10 +4,8 @@ form input (hypothesis) answered without a server error."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,13 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import generate_latest
 
-from sip2d.server.build import build_context
-from sip2d.server.daemon import Daemon
 from sip2d.web import forms
 from tests.auth.secret_scan import assert_secret_absent
 from tests.conftest import sqlite_url_for
 from tests.server.conftest import ALICE, seed
-from tests.web.conftest import CSRF_RE, Page, open_page, web_config
+from tests.web.conftest import CSRF_RE, Page, open_page, serve_in_thread, web_config
 
 NEW_PIN = "58316294"
 
@@ -71,7 +67,7 @@ async def test_posts_without_a_valid_csrf_proof_are_refused(page: Page) -> None:
         ({**fields, "csrf": token}, {"Sec-Fetch-Site": "cross-site"}),
         ({**fields, "csrf": token}, {"Sec-Fetch-Site": "same-site"}),
         ({**fields, "csrf": token}, {"Origin": "https://evil.example"}),
-        ({**fields, "csrf": token}, {"Origin": "null"}),
+        ({**fields, "csrf": token}, {"Origin": "null", "Sec-Fetch-Site": "cross-site"}),
     ]
     for data, headers in cases:
         response = await page.http.post("/pin/forgot", data=data, headers=headers)
@@ -135,28 +131,13 @@ async def test_no_token_or_pin_in_database_logs_or_metrics(
 
 @pytest.fixture(scope="module")
 def threaded_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A page served from a thread of its own, so a synchronous hypothesis test can send it
-    many examples without starting a server per example. Yields its base URL."""
+    """A page served from its own thread: a synchronous hypothesis test sends it many examples
+    without a server per example. Yields its base URL."""
     tmp_path = tmp_path_factory.mktemp("threaded")
     config = web_config(tmp_path, sqlite_url_for(tmp_path))
     seed(config)
-    ready = threading.Event()
-    handles: dict[str, Any] = {}
-
-    async def main() -> None:
-        ctx = build_context(config)
-        daemon = Daemon(ctx, handle_signals=False)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(daemon.run)
-            handles.update(daemon=daemon, token=trio.lowlevel.current_trio_token())
-            ready.set()
-
-    thread = threading.Thread(target=trio.run, args=(main,), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    yield f"http://{config.web.listen}"
-    trio.from_thread.run_sync(handles["daemon"].stop, trio_token=handles["token"])
-    thread.join(30)
+    with serve_in_thread(config):
+        yield f"http://{config.web.listen}"
 
 
 @settings(max_examples=150, deadline=None)
