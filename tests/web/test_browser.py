@@ -42,6 +42,8 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from selenium_axe_python import Axe  # noqa: E402
 
 
@@ -72,7 +74,10 @@ class Site:
         self.driver.switch_to.active_element.send_keys(text)
 
     def submit_with_enter(self) -> None:
+        """Enter in a field submits its form; wait for the answer to replace the page."""
+        old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.switch_to.active_element.send_keys(Keys.ENTER)
+        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
 
     def audit(self, state: str) -> None:
         """axe-core on the page as it is now: no WCAG 2.1 A/AA violation."""
@@ -236,8 +241,9 @@ def test_setup_code_by_keyboard(site: Site) -> None:
 
 def test_german_and_narrow_screens(site: Site) -> None:
     site.open("/pin/forgot")
-    site.tab_to("")  # from wherever the focus is
+    old = site.driver.find_element(By.TAG_NAME, "html")
     site.driver.find_element(By.LINK_TEXT, "Deutsch").send_keys(Keys.ENTER)
+    WebDriverWait(site.driver, 20).until(expected_conditions.staleness_of(old))
     assert "Ausweisnummer" in site.text()
     site.audit("forgot form in German")
     site.screenshot("forgot-de")
