@@ -15,11 +15,17 @@ the load generator (one trio loop, httpx and the project's SipClient). Printed, 
    between two medians (the issue asks for < 5 ms).
 
     .venv/bin/python benchmarks/web.py [--duration 8] [--clients 8] [--samples 200] [--cheap]
+        [--separate]
+
+``--separate`` runs the page as its own ``sip2d web`` process beside a ``sip2d serve`` without
+it (the set-up docs/pin-page.md recommends for busy sites), to show what that does to the
+kiosks' latency.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import re
 import socket
@@ -131,6 +137,39 @@ async def keepalive(port: int, latencies: Latencies, stop: trio.Event) -> None:
             await trio.sleep(0.01)
 
 
+def probe_process(port: int, duration: float, results: Any) -> None:
+    """The kiosk, in a process of its own: the load generator's busy loop must not delay it."""
+    latencies = Latencies()
+
+    async def main() -> None:
+        stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(keepalive, port, latencies, stop)
+            await trio.sleep(duration)
+            stop.set()
+
+    trio.run(main)
+    results.put(latencies.samples)
+
+
+class Probe:
+    """Start a kiosk probe process now; :meth:`summary` waits for its figures."""
+
+    def __init__(self, port: int, duration: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.results = context.Queue()
+        self.process = context.Process(
+            target=probe_process, args=(port, duration, self.results), daemon=True
+        )
+        self.process.start()
+
+    async def summary(self) -> str:
+        latencies = Latencies()
+        latencies.samples = await trio.to_thread.run_sync(self.results.get)
+        self.process.join(10)
+        return latencies.summary()
+
+
 async def csrf(http: httpx.AsyncClient, path: str) -> str:
     found = CSRF_RE.search((await http.get(path)).text)
     assert found is not None
@@ -143,8 +182,9 @@ async def load(
     """POSTs/s to ``path`` from ``clients`` browsers, and the kiosk's latency meanwhile."""
     done = 0
     errors = 0
-    latencies = Latencies()
     stop = trio.Event()
+    probe = Probe(sip_port, duration)
+    await trio.sleep(1.0)  # the probe process starts up while the load begins
 
     async def browser(index: int) -> None:
         nonlocal done, errors
@@ -160,14 +200,13 @@ async def load(
                     errors += 1
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(keepalive, sip_port, latencies, stop)
         for index in range(clients):
             nursery.start_soon(browser, index)
         start = time.perf_counter()
         await trio.sleep(duration)
         stop.set()
     elapsed = time.perf_counter() - start
-    return done / elapsed, latencies.summary(), errors
+    return done / elapsed, await probe.summary(), errors
 
 
 async def forgot_timing(base: str, samples: int) -> dict[str, float]:
@@ -194,13 +233,8 @@ async def forgot_timing(base: str, samples: int) -> dict[str, float]:
 
 async def run(args: argparse.Namespace, sip_port: int, web_port: int) -> None:
     base = f"http://127.0.0.1:{web_port}"
-    alone = Latencies()
-    stop = trio.Event()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(keepalive, sip_port, alone, stop)
-        await trio.sleep(args.duration)
-        stop.set()
-    print(f"1. kiosk keep-alive alone: {alone.summary()}")
+    alone = await Probe(sip_port, args.duration).summary()
+    print(f"1. kiosk keep-alive alone: {alone}")
 
     def forgot_fields(index: int, round_: int) -> dict[str, str]:
         return {"card": f"{900000 + (index * 997 + round_ * 31) % (PATRONS + 500)}"}
@@ -239,18 +273,42 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--cheap", action="store_true", help="argon2 at 64 KiB, t=1")
+    parser.add_argument(
+        "--separate",
+        action="store_true",
+        help="run the page as its own `sip2d web` process instead of inside `sip2d serve`",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sip2d-web-bench-") as tmp:
         directory = Path(tmp)
         config_path, sip_port, web_port = write_config(directory, args.cheap)
         seed(config_path)
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "sip2d"), "--config", str(config_path), "serve"],
-            cwd=ROOT,
-            env={**os.environ, "SIP2D_CONFIG": ""},
-            stdout=subprocess.DEVNULL,
-            stderr=open(directory / "server.log", "w"),  # noqa: SIM115
-        )
+        sip2d = str(Path(sys.executable).parent / "sip2d")
+        env = {**os.environ, "SIP2D_CONFIG": ""}
+        commands = [[sip2d, "--config", str(config_path), "serve"]]
+        if args.separate:
+            # The daemon without the page; the page on its own, same config and database.
+            kiosk_only = directory / "kiosk.toml"
+            kiosk_only.write_text(
+                config_path.read_text(encoding="utf-8").replace(
+                    f'listen = "127.0.0.1:{web_port}"', 'listen = ""'
+                ),
+                encoding="utf-8",
+            )
+            commands = [
+                [sip2d, "--config", str(kiosk_only), "serve"],
+                [sip2d, "--config", str(config_path), "web"],
+            ]
+        servers = [
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=open(directory / f"server{index}.log", "w"),  # noqa: SIM115
+            )
+            for index, command in enumerate(commands)
+        ]
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -262,12 +320,14 @@ def main() -> None:
                     time.sleep(0.1)
             print(
                 f"sip2d web benchmark: argon2 {'cheap' if args.cheap else 'default'}, "
-                f"{args.clients} browsers, {args.duration:g} s per phase, {os.cpu_count()} CPUs"
+                f"{args.clients} browsers, {args.duration:g} s per phase, {os.cpu_count()} CPUs, "
+                f"page {'in its own process' if args.separate else 'inside sip2d serve'}"
             )
             trio.run(run, args, sip_port, web_port)
         finally:
-            server.terminate()
-            server.wait(30)
+            for server in servers:
+                server.terminate()
+                server.wait(30)
 
 
 if __name__ == "__main__":
