@@ -154,9 +154,8 @@ class PinPage:
     async def choose_language(self, request: Request) -> Response:
         chosen = request.query_params.get("to", "")
         back = request.query_params.get("back", "/pin")
-        target = back if back in PAGES and back != "/pin/reset" else "/pin"
-        if back == "/pin/reset":
-            target = back
+        # Only back to one of our pages: never an open redirect.
+        target = back if back in PAGES else "/pin"
         response = RedirectResponse(target, status_code=303)
         if chosen in LANGUAGES:
             self._cookie(response, self.lang_cookie, chosen, LANG_COOKIE_SECONDS)

@@ -49,6 +49,12 @@ class Outcome(enum.Enum):
     LINK_GONE = "link_gone"
 
 
+class _Limited(enum.Enum):
+    """A link request dropped before the card was looked at."""
+
+    SOURCE = "source_limit"
+
+
 @dataclasses.dataclass(frozen=True)
 class Result:
     outcome: Outcome
@@ -129,7 +135,7 @@ class PinFlows:
                 outcome = await self._issue_link(request)
                 if outcome is selfservice.LinkOutcome.QUEUED:
                     self.on_mail_queued()
-                log.info("reset link request: %s", outcome.value)
+                log.info("reset link request", extra={"outcome": outcome.value})
             except Exception as exc:
                 log.warning("reset link request failed", extra={"error": type(exc).__name__})
             finally:
@@ -334,7 +340,3 @@ class PinFlows:
             return Result(Outcome.REFUSED)
         self.on_mail_queued()
         return Result(Outcome.CHANGED)
-
-
-class _Limited(enum.Enum):
-    SOURCE = "source_limit"
