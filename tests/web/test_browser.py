@@ -152,6 +152,8 @@ def test_forgot_then_reset_by_keyboard(site: Site) -> None:
     site.tab_to("card")
     site.submit_with_enter()  # empty: an error naming the field
     assert "Enter your card number" in site.text()
+    # The list of errors takes the focus, so a screen reader reads it first.
+    assert site.focused_id() == "errors"
     site.audit("forgot form with an error")
     site.type_into("card", ALICE[0])
     site.submit_with_enter()
