@@ -4,6 +4,7 @@ a desk code; the desk commands and their audit trail."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -137,3 +138,13 @@ async def test_desk_sends_links_only_where_an_address_is_on_file(page: Page) -> 
     assert too_soon.exit_code == 1 and "less than 5 minutes ago" in too_soon.output
     unknown = await page.cli("patron", "issue-setup-code", "424242")
     assert unknown.exit_code == 1 and "no patron" in unknown.output
+
+
+async def test_a_desk_code_expires(page: Page) -> None:
+    result = await page.cli("patron", "issue-setup-code", NOPIN)
+    code = re.findall(r"[0-9A-Z]{5}-[0-9A-Z]{5}", result.output)[0]
+    page.shift_clock(timedelta(hours=page.config.web.setup_code_hours, seconds=1))
+    late = await page.post(
+        "/pin/setup", card=NOPIN, code=code, new_pin=NEW_PIN, new_pin_again=NEW_PIN
+    )
+    assert late.status_code == 400 and "was not accepted" in late.text
