@@ -272,6 +272,87 @@ class MetricsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class WebConfig:
+    """The patron self-service PIN page (issue #16); see docs/pin-page.md."""
+
+    # HOST:PORT; empty = off (``sip2d serve`` then runs no page; ``sip2d web`` needs it).
+    listen: Annotated[str, Rule(_optional_address_problem, "HOST:PORT, or empty")] = ""
+    # The public address patrons use (behind the TLS proxy): links are built from it, never
+    # from a request's Host header. http:// only with allow_insecure_base_url.
+    base_url: str = ""
+    allow_insecure_base_url: bool = False
+    # Proxies in front of the page whose X-Forwarded-For is trusted (0 = none): the client
+    # address feeds the per-source limits, so it must be the patron's, not the proxy's.
+    proxy_hops: Annotated[int, Range(0, 10)] = 0
+    link_minutes: Annotated[int, Range(1, 7 * 24 * 60)] = 60
+    setup_code_hours: Annotated[int, Range(1, 24 * 30)] = 24
+    library_name: str = "sip2d Library"
+    # Desk hours, phone number: shown on every page.
+    help_text: str = ""
+    # One AF text for a wrong, locked or missing PIN at a kiosk (empty = the usual messages),
+    # e.g. "PIN not accepted. New or forgotten PIN: library.example/pin or ask staff".
+    kiosk_hint: SipText = ""
+    # argon2 threads for the page's PIN checks, apart from the kiosks' (0 = one).
+    hash_threads: Annotated[int, Range(0)] = 1
+    # Reset-link requests per client address in 15 minutes, and mails per patron.
+    forgot_per_address: Annotated[int, Range(1)] = 20
+    mails_per_patron_per_day: Annotated[int, Range(1)] = 5
+    mail_interval_minutes: Annotated[float, Range(0)] = 5.0
+    # Wrong set-up codes per card and per address in 15 minutes before the form refuses.
+    code_failures_per_card: Annotated[int, Range(1)] = 5
+    code_failures_per_address: Annotated[int, Range(1)] = 20
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """The page needs a base URL to build links from, and https unless explicitly waived."""
+        if not self.base_url:
+            if self.listen:
+                yield "base_url", "required when web.listen is set (links are built from it)"
+            return
+        scheme, sep, rest = self.base_url.partition("://")
+        if not sep or scheme not in ("https", "http") or not rest or rest.startswith("/"):
+            yield "base_url", f"expected https://HOST[/PATH], got {self.base_url!r}"
+        elif scheme == "http" and not self.allow_insecure_base_url:
+            yield (
+                "base_url",
+                "http:// would send reset links in clear; use https:// "
+                "(or set web.allow_insecure_base_url = true for a local demo)",
+            )
+
+
+def validate_web(web: WebConfig) -> None:
+    """Check a [web] section changed after loading (``sip2d web --listen``) by the same rules."""
+    lines = [
+        f"web.listen: {problem}"
+        for problem in [_optional_address_problem(web.listen)]
+        if problem is not None
+    ]
+    lines += [f"web.{key}: {message}" for key, message in web.problems()]
+    if lines:
+        raise _config_error("web", lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class MailConfig:
+    """How the page's mails leave: SMTP, or ``.eml`` files in a directory (demos, tests)."""
+
+    transport: Literal["smtp", "directory"] = "directory"
+    directory: str = "mail"
+    from_address: str = "library@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: Annotated[int, Range(1, 65535)] = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str = ""
+    # The password: a file, or the environment variable SIP2D_SMTP_PASSWORD.
+    smtp_password_file: str = ""
+    # Extra CA certificates (PEM) to trust for a relay with a private certificate.
+    smtp_ca_file: str = ""
+    smtp_timeout: Annotated[float, Range(0.1)] = 30.0
+    # Every mail the store sends in one hour, whatever the patron (a global brake).
+    max_per_hour: Annotated[int, Range(1)] = 500
+    max_attempts: Annotated[int, Range(1)] = 8
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """The whole configuration. Sections map one-to-one onto TOML tables."""
 
@@ -284,6 +365,8 @@ class Config:
     session: SessionConfig = dataclasses.field(default_factory=SessionConfig)
     logging: LoggingConfig = dataclasses.field(default_factory=LoggingConfig)
     metrics: MetricsConfig = dataclasses.field(default_factory=MetricsConfig)
+    web: WebConfig = dataclasses.field(default_factory=WebConfig)
+    mail: MailConfig = dataclasses.field(default_factory=MailConfig)
 
 
 def load_config(
@@ -450,7 +533,13 @@ def _resolve_files(config: Config, base: Path) -> Config:
         dataclasses.replace(lst, cert_file=resolve(lst.cert_file), key_file=resolve(lst.key_file))
         for lst in config.listeners
     ]
-    return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners)
+    mail = dataclasses.replace(
+        config.mail,
+        directory=resolve(config.mail.directory),
+        smtp_password_file=resolve(config.mail.smtp_password_file),
+        smtp_ca_file=resolve(config.mail.smtp_ca_file),
+    )
+    return dataclasses.replace(config, auth=auth, pin_policy=policy, listeners=listeners, mail=mail)
 
 
 def resolve_sqlite_path(url: str, base: Path) -> str:

@@ -241,6 +241,10 @@ class PinHasher:
         data = text.encode("utf-8", "surrogatepass")
         return hmac.new(key, data, hashlib.sha256).hexdigest()[:32]
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for ``purpose`` derived from the current pepper (self-service tokens, CSRF)."""
+        return self._pepper.derived_key(purpose)
+
     @property
     def old_key_ids(self) -> list[str]:
         """Key ids of the retired peppers still accepted for verification."""

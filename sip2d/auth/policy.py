@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -38,6 +39,10 @@ BUILTIN_DENYLIST: Final = frozenset(
 # The PIN travels in a SIP2 variable field: a field delimiter or a control character in it
 # could never be typed at a kiosk, and would corrupt a frame if echoed anywhere.
 FORBIDDEN_CHARACTERS: Final = frozenset("|") | frozenset(chr(c) for c in range(32)) | {"\x7f"}
+
+
+def _untranslated(text: str) -> str:
+    return text
 
 
 class PolicyError(Exception):
@@ -87,27 +92,50 @@ class PinPolicy:
             denylist=denylist,
         )
 
-    def check(self, pin: str) -> str | None:
-        """None when ``pin`` is acceptable, else one sentence naming the rule it breaks."""
-        unit = "digits" if self.digits_only else "characters"
+    def check(self, pin: str, translate: Callable[[str], str] = _untranslated) -> str | None:
+        """None when ``pin`` is acceptable, else one sentence naming the rule it breaks.
+
+        ``translate`` is a gettext function: the PIN page shows the sentence in the patron's
+        language (the sentences are in the page's message catalogs).
+        """
+        t = translate
+        chars = not self.digits_only
         if not self.min_length <= len(pin) <= self.max_length:
             if self.min_length == self.max_length:
-                return f"The PIN must be exactly {self.min_length} {unit} long."
-            return f"The PIN must be {self.min_length} to {self.max_length} {unit} long."
+                text = (
+                    t("The PIN must be exactly {n} characters long.")
+                    if chars
+                    else t("The PIN must be exactly {n} digits long.")
+                )
+                return text.format(n=self.min_length)
+            text = (
+                t("The PIN must be {low} to {high} characters long.")
+                if chars
+                else t("The PIN must be {low} to {high} digits long.")
+            )
+            return text.format(low=self.min_length, high=self.max_length)
         if any(ch in FORBIDDEN_CHARACTERS for ch in pin):
-            return "The PIN must not contain control characters or a vertical bar."
+            return t("The PIN must not contain control characters or a vertical bar.")
         if self.digits_only and not is_ascii_digits(pin):
-            return "The PIN must contain digits only."
+            return t("The PIN must contain digits only.")
         if self.reject_repeated_digit and is_repeated_digit(pin):
-            return f"The PIN must not be the same {unit[:-1]} repeated."
+            return (
+                t("The PIN must not be the same character repeated.")
+                if chars
+                else t("The PIN must not be the same digit repeated.")
+            )
         if self.reject_repeated_pair and is_repeated_pair(pin):
-            return f"The PIN must not be a pair of {unit} repeated."
+            return (
+                t("The PIN must not be a pair of characters repeated.")
+                if chars
+                else t("The PIN must not be a pair of digits repeated.")
+            )
         if self.reject_sequences and is_sequence(pin):
-            return "The PIN must not be a run of consecutive digits, up or down."
+            return t("The PIN must not be a run of consecutive digits, up or down.")
         if self.use_builtin_denylist and pin in BUILTIN_DENYLIST:
-            return "The PIN is one of the most commonly used PINs; choose a less obvious one."
+            return t("The PIN is one of the most commonly used PINs; choose a less obvious one.")
         if pin in self.denylist:
-            return "The PIN is on this library's list of PINs that may not be used."
+            return t("The PIN is on this library's list of PINs that may not be used.")
         return None
 
 

@@ -673,6 +673,34 @@ def refund_login_attempt(conn: Connection, reservation: LoginReservation) -> Non
     _delete_rows(conn, reservation.rows)
 
 
+# --- per source, for requests that are not PIN guesses (the self-service page) ---------------
+
+
+def charge_request(
+    conn: Connection, scope: str, key: str, *, limit: int, window: timedelta, now: datetime
+) -> bool:
+    """Count one request from ``key`` under ``scope``; False (nothing counted) when ``limit``
+    requests already lie within ``window``.
+
+    For the PIN page's mail requests and set-up code failures: the same table, locks and
+    pruning as the PIN limits, so every daemon on one store shares them. ``window`` must not
+    exceed :func:`retention`, or rows would be pruned while still counted.
+    """
+    _lock_sources(conn, [(scope, key)])
+    count = _CHARGES.scalar(conn, {"scope": scope, "key": key, "since": now - window})
+    if int(count) >= limit:
+        return False
+    _ADD_FAILURE.scalar(conn, {"scope": scope, "key": key, "patron_barcode": "", "at": now})
+    return True
+
+
+def requests_within(
+    conn: Connection, scope: str, key: str, *, window: timedelta, now: datetime
+) -> int:
+    """How many requests :func:`charge_request` counted for ``key`` within ``window``."""
+    return int(_CHARGES.scalar(conn, {"scope": scope, "key": key, "since": now - window}))
+
+
 # --- housekeeping -------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ COMMANDS: dict[str, str | tuple[str, ...]] = {
     "serve": "sip2d.cli.serve",
     "client": "sip2d.cli.client",
     "db": "sip2d.cli.db",
-    "patron": "sip2d.cli.patron",
+    "patron": ("sip2d.cli.patron", "sip2d.cli.desk"),
     "item": "sip2d.cli.item",
     "account": "sip2d.cli.account",
     "policy": "sip2d.cli.policy",
@@ -35,6 +35,8 @@ COMMANDS: dict[str, str | tuple[str, ...]] = {
     "demo": "sip2d.cli.demo",
     "auth": "sip2d.cli.auth",
     "bench": "sip2d.cli.bench",
+    "web": "sip2d.cli.web",
+    "mail": "sip2d.cli.mail",
 }
 
 

@@ -77,7 +77,9 @@ def command(
                 f"from {config.database.url}\n"
                 f"  kiosk login {demo_data.KIOSK_LOGIN} / {demo_data.KIOSK_PASSWORD}, "
                 f"institution {demo_data.INSTITUTION_ID}\n"
-                f"  patrons (barcode/PIN): {patrons}; items 3000001-3000010 (README: Demo data)",
+                f"  patrons (barcode/PIN): {patrons}; items 3000001-3000010 (README: Demo data)\n"
+                f"  PIN page: {config.web.base_url}/pin "
+                f"(mails as files in {config.mail.directory})",
                 err=True,
             )
         run_blocking(lambda: build_context(config), state.config_path)

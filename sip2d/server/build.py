@@ -21,6 +21,8 @@ from sip2d.storage.migrate import check_schema_current
 from sip2d.storage.runner import DatabaseRunner
 
 DEMO_ADDRESS = "127.0.0.1:6001"
+# The PIN page of the demo (issue #16), with mails written as files under the demo directory.
+DEMO_WEB_ADDRESS = "127.0.0.1:8080"
 
 
 def metrics_sink(metrics: Metrics) -> object:
@@ -95,6 +97,18 @@ def demo_config(config: Config, directory: Path, listen: list[str] | None = None
         listeners=listeners,
         database=dataclasses.replace(config.database, url=f"sqlite:///{db_path}"),
         auth=dataclasses.replace(config.auth, pepper_file=str(pepper_path), pepper_env=""),
+        web=dataclasses.replace(
+            config.web,
+            listen=DEMO_WEB_ADDRESS,
+            base_url=f"http://{DEMO_WEB_ADDRESS}",
+            allow_insecure_base_url=True,
+            library_name=config.web.library_name
+            if config.web.library_name != "sip2d Library"
+            else "sip2d Demo Library",
+        ),
+        mail=dataclasses.replace(
+            config.mail, transport="directory", directory=str((directory / "mail").resolve())
+        ),
     )
     upgrade(config.database.url)
     if fresh:

@@ -153,6 +153,8 @@ class Daemon:
         self._listener_scope: trio.CancelScope | None = None
         self._connection_nursery: trio.Nursery | None = None
         self._open_files = raise_open_file_limit()
+        # The PIN page when [web] listen is set (sip2d.web.serve.WebParts).
+        self.web: Any = None
 
     async def run(self, *, task_status: trio.TaskStatus[Daemon] = trio.TASK_STATUS_IGNORED) -> None:
         ctx = self.ctx
@@ -170,6 +172,8 @@ class Daemon:
             await daemon_nursery.start(ctx.db.run_writer)
             if metrics_listeners:
                 await daemon_nursery.start(self._serve_metrics, metrics_listeners)
+            if ctx.config.web.listen:
+                await daemon_nursery.start(self._serve_web)
             async with trio.open_nursery() as connection_nursery:
                 self._connection_nursery = connection_nursery
                 all_streams = []
@@ -315,6 +319,23 @@ class Daemon:
             await handle_http(stream, registry, self.check_database)
 
         await trio.serve_listeners(handler, listeners)
+
+    async def _serve_web(
+        self, *, task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The patron PIN page in this daemon's nursery (small sites; issue #16)."""
+        from sip2d.server.build import metrics_sink
+        from sip2d.web.serve import build_web, serve_web
+
+        ctx = self.ctx
+        self.web = build_web(
+            ctx.config,
+            ctx.db,
+            ctx.gate.hasher,
+            registry=ctx.metrics.registry,
+            auth_metrics=metrics_sink(ctx.metrics),  # type: ignore[arg-type]
+        )
+        await serve_web(self.web, ctx.stopping, task_status=task_status)
 
     async def _watch_signals(self, scope: trio.CancelScope) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:

@@ -339,6 +339,60 @@ class TransactionReply(Base):
     reply: Mapped[str] = mapped_column(Text)
 
 
+class PinToken(Base):
+    """A self-service secret (issue #16): a mailed reset link or a desk set-up code.
+
+    Only a keyed digest of the secret is kept (``digest``, an HMAC under a key derived from the
+    pepper), never the secret. ``state`` is a digest of what the patron's PIN record (and, for
+    links, e-mail address) was when the secret was made: any change to either, from the web,
+    the CLI, an import or a kiosk, makes every older secret of that patron useless without
+    anyone having to remember to revoke it.
+    """
+
+    __tablename__ = "pin_tokens"
+    __table_args__ = (Index("ix_pin_tokens_patron_created", "patron_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patron_id: Mapped[int] = mapped_column(ForeignKey("patrons.id", ondelete="CASCADE"))
+    # "link" (mailed) or "code" (desk).
+    kind: Mapped[str] = mapped_column(String(8))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+
+
+class OutboxMail(Base):
+    """One mail to send. The text is rendered when it is sent, from ``kind`` and the facts here.
+
+    A reset link's token is not stored: ``link_seed`` is a random value from which the sender
+    derives the token under a key from the pepper, so the database alone never holds a usable
+    link; the seed is erased once the mail is delivered.
+    """
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "reset_link", "pin_changed", "email_changed".
+    kind: Mapped[str] = mapped_column(String(16))
+    to_address: Mapped[str] = mapped_column(String(255))
+    # A gettext locale name ("en", "de").
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    card_last4: Mapped[str] = mapped_column(String(4), default="")
+    link_seed: Mapped[str | None] = mapped_column(String(64), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # Given up after too many attempts (sent_at stays None).
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    last_error: Mapped[str] = mapped_column(String(255), default="")
+
+
 # Core handles for the hot path. ``__table__`` is typed as a generic FromClause; these are Tables.
 patrons = cast(Table, Patron.__table__)
 items = cast(Table, Item.__table__)
@@ -352,6 +406,8 @@ circulation_journal = cast(Table, JournalEntry.__table__)
 auth_failures = cast(Table, AuthFailure.__table__)
 audit_events = cast(Table, AuditEvent.__table__)
 transaction_replies = cast(Table, TransactionReply.__table__)
+pin_tokens = cast(Table, PinToken.__table__)
+mail_outbox = cast(Table, OutboxMail.__table__)
 
 # What a kiosk account may do, one column each (the CLI names them in sip2d.cli.account).
 PERMISSION_COLUMNS = tuple(c.name for c in kiosk_accounts.c if c.name.startswith("can_"))

@@ -9,6 +9,7 @@ live here once, below the handlers, so a new handler cannot forget them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
@@ -27,6 +28,9 @@ from sip2d.server.session import Session, terminator_bytes
 from sip2d.server.wire_time import WireClock
 from sip2d.storage.queries import get_patron_by_barcode
 from sip2d.storage.records import KioskAccountRecord, PatronRecord
+
+# PIN outcomes that [web] kiosk_hint replaces with its one text.
+_HINTED: Final = frozenset({PinOutcome.WRONG, PinOutcome.LOCKED, PinOutcome.NO_PIN})
 
 T = TypeVar("T")
 
@@ -190,6 +194,10 @@ class HandlerContext:
         )
         if result.ok:
             session.patron_barcode = barcode
+        elif self.config.web.kiosk_hint and result.outcome in _HINTED:
+            # One text for a wrong, locked or missing PIN, so the kiosk reveals which it was
+            # to nobody, and points the patron to the PIN page (issue #16).
+            result = dataclasses.replace(result, screen_message=self.config.web.kiosk_hint)
         return result
 
     async def authorise(self, barcode: str, pin: str | None, *, required: bool) -> str | None:

@@ -1,7 +1,7 @@
 """Demo data marked as demo data: the rows `sip2d demo` created (issue #17).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 A new table only; nothing existing changes. A database seeded by an older sip2d has no rows
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
