@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sip2d.config import DatabaseConfig
 from sip2d.storage.engine import make_engine
 from sip2d.storage.errors import DatabaseUnavailable
+from sip2d.storage.prepared import route_plain
 
 
 def display_url(url: str) -> str:
@@ -38,11 +39,14 @@ def connect_engine(config: DatabaseConfig, *, url: str | None = None) -> Engine:
     """:func:`make_engine` that reports a bad URL or missing driver as DatabaseUnavailable."""
     target = url or config.url
     try:
-        return make_engine(config, url=target)
+        engine = make_engine(config, url=target)
     except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise DatabaseUnavailable(
             f"cannot use database URL {display_url(target)}: {first_line(exc)}"
         ) from None
+    if config.plain_statements:
+        route_plain(engine)
+    return engine
 
 
 def probe(engine: Engine) -> None:
