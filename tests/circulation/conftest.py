@@ -18,9 +18,9 @@ from sip2d.circulation.records import PatronLists, patron_lists
 from sip2d.storage.models import circulation_journal, loan_policies
 from sip2d.storage.queries import get_item_by_barcode, get_patron_by_barcode
 from sip2d.storage.records import ItemRecord, PatronRecord
-from tests.storage.conftest import engine, migrated_url
+from tests.storage.conftest import engine
 
-__all__ = ["Desk", "desk", "engine", "migrated_url"]
+__all__ = ["Desk", "desk", "engine"]
 
 T = TypeVar("T")
 NOW = datetime(2025, 3, 4, 10, 0, 0)
