@@ -6,6 +6,10 @@ that transaction commits, and a failure anywhere rolls all of it back. The funct
 plain values (barcodes, flags, times) rather than SIP2 messages, so the rules read as library
 rules and the wire layer stays a thin translation.
 
+No SQL here: every read and write is a function of ``sip2d.storage`` named for what it does
+(loans, holds, fees, items, patrons, journal, queries), and the rules decide over the frozen
+records those return.
+
 Times are naive UTC (storage convention). ``now`` is always passed in.
 """
 
