@@ -30,8 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check sip2d tests conformance benchmarks
 	$(BIN)/mypy
 
+# The second run takes the statement layer's other route (plain conn.execute, see
+# sip2d/storage/prepared.py) through the tests that cover it.
 test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	SIP2D_PLAIN_STATEMENTS=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS) tests/storage tests/circulation
 
 fmt: $(STAMP)
 	$(BIN)/ruff format sip2d tests conformance benchmarks

@@ -181,6 +181,9 @@ class DatabaseConfig:
     # SQLite durability of an acknowledged transaction: FULL survives power loss.
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     sqlite_busy_timeout_ms: Annotated[int, Range(0)] = 5000
+    # Debugging: run every statement through plain SQLAlchemy execute (echo and events see
+    # them), slower. SIP2D_PLAIN_STATEMENTS=1 does the same for a whole process.
+    plain_statements: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

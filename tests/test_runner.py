@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from sip2d.config import DatabaseConfig
 from sip2d.storage.engine import make_engine
-from sip2d.storage.migrate import upgrade
 from sip2d.storage.models import items
 from sip2d.storage.runner import DatabaseRunner
+from tests.templates import migrate
 
 
 def count_items(conn: Connection) -> int:
@@ -26,7 +26,7 @@ def count_items(conn: Connection) -> int:
 
 
 async def test_reads_and_writes_on_both_engines(database_url: str) -> None:
-    upgrade(database_url)
+    migrate(database_url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=database_url))
     assert runner.inline_reads is database_url.startswith("sqlite")
     await runner.write(lambda c: c.execute(insert(items).values(barcode="1", title="t")))
@@ -44,7 +44,7 @@ async def test_reads_and_writes_on_both_engines(database_url: str) -> None:
 
 async def test_a_busy_on_loop_read_is_retried_in_a_worker_thread(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'busy.db'}"
-    upgrade(url)
+    migrate(url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=url))
     loop_thread = threading.get_ident()
     threads: list[int] = []
@@ -77,7 +77,7 @@ def _insert_item(barcode: str) -> Callable[[Connection], str]:
 
 async def test_group_commit_keeps_each_write_atomic_and_its_own_outcome(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'group.db'}"
-    upgrade(url)
+    migrate(url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=url))
     batches: list[int] = []
     commit_batch = runner._commit_batch
@@ -123,7 +123,7 @@ async def test_group_commit_keeps_each_write_atomic_and_its_own_outcome(tmp_path
 
 async def test_a_failed_group_commit_fails_every_write_in_it(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'readonly.db'}"
-    upgrade(url)
+    migrate(url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=url))
     # Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails.
     blocker = sqlite3.connect(tmp_path / "readonly.db", isolation_level=None)
@@ -153,7 +153,7 @@ async def test_a_failed_group_commit_fails_every_write_in_it(tmp_path: Path) -> 
 
 
 async def test_postgresql_writes_are_not_grouped(postgres_url: str) -> None:
-    upgrade(postgres_url)
+    migrate(postgres_url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=3), url=postgres_url))
     assert not runner.group_writes
     async with trio.open_nursery() as nursery:
@@ -168,7 +168,7 @@ async def test_postgresql_cancellation_drops_queued_work_and_waits_for_a_running
     postgres_url: str,
 ) -> None:
     """One database thread: a write holds it while two more callers queue behind it."""
-    upgrade(postgres_url)
+    migrate(postgres_url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=2), url=postgres_url))
     assert runner._threads is not None and runner._threads.count == 1
     started, release = threading.Event(), threading.Event()
@@ -218,7 +218,7 @@ async def test_postgresql_cancellation_drops_queued_work_and_waits_for_a_running
 
 
 async def test_postgresql_a_cancelled_read_is_abandoned(postgres_url: str) -> None:
-    upgrade(postgres_url)
+    migrate(postgres_url)
     runner = DatabaseRunner(make_engine(DatabaseConfig(pool_size=2), url=postgres_url))
     started, release = threading.Event(), threading.Event()
 

@@ -1,6 +1,7 @@
 """What a 64 Patron Information response counts and lists (reference 7.6).
 
-Built from the store's read helpers. Lists are in a stable order (the store's: loans by due
+Built from the store's read helpers, three statements whatever the patron holds (no read per
+hold or fee). Lists are in a stable order (the store's: loans by due
 date, holds and fees oldest first) so that BP/BQ paging across several 63s sees the same
 numbering.
 """
@@ -12,7 +13,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from sip2d.storage.queries import fees_of_patron, get_item, holds_of_patron, open_loans_of_patron
+from sip2d.storage.queries import (
+    listed_fees_of_patron,
+    listed_holds_of_patron,
+    open_loans_of_patron,
+)
 
 
 @dataclass(frozen=True)
@@ -30,16 +35,13 @@ def patron_lists(conn: Connection, patron_id: int, now: datetime) -> PatronLists
     loans = open_loans_of_patron(conn, patron_id)
     ready: list[str] = []
     waiting: list[str] = []
-    for hold in holds_of_patron(conn, patron_id):
-        item = get_item(conn, hold.item_id) if hold.item_id is not None else None
-        label = item.barcode if item is not None else hold.title
+    for hold in listed_holds_of_patron(conn, patron_id):
+        label = hold.item_barcode if hold.item_barcode is not None else hold.title
         (ready if hold.status == "ready" else waiting).append(label)
-    fine_items = []
-    for fee in fees_of_patron(conn, patron_id):
-        item = get_item(conn, fee.item_id) if fee.item_id is not None else None
-        fine_items.append(
-            item.barcode if item is not None else f"F{fee.id} {fee.description}".strip()
-        )
+    fine_items = [
+        fee.item_barcode if fee.item_barcode is not None else f"F{fee.id} {fee.description}".strip()
+        for fee in listed_fees_of_patron(conn, patron_id)
+    ]
     return PatronLists(
         hold_items=ready,
         overdue_items=[loan.item_barcode for loan in loans if loan.is_overdue(now)],

@@ -6,6 +6,10 @@ that transaction commits, and a failure anywhere rolls all of it back. The funct
 plain values (barcodes, flags, times) rather than SIP2 messages, so the rules read as library
 rules and the wire layer stays a thin translation.
 
+No SQL here: every read and write is a function of ``sip2d.storage`` named for what it does
+(loans, holds, fees, items, patrons, journal, queries), and the rules decide over the frozen
+records those return.
+
 Times are naive UTC (storage convention). ``now`` is always passed in.
 """
 
@@ -16,27 +20,43 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
-from sip2d.storage.fees import add_fee
-from sip2d.storage.loans import close_loan, open_loan, renew_loan
-from sip2d.storage.models import (
-    BLOCKED_BY_KIOSK,
-    NOT_BLOCKED,
-    circulation_journal,
-    fees,
-    holds,
-    items,
-    loans,
-    patrons,
-    payments,
+from sip2d.storage.fees import (
+    add_fee,
+    pay_toward_fee,
+    payment_recorded,
+    record_payment,
+    unpaid_fees,
 )
+from sip2d.storage.holds import (
+    active_hold_of,
+    cancel_hold,
+    change_hold,
+    first_waiting_hold,
+    fulfil_holds,
+    mark_hold_ready,
+    place_hold,
+    queue_position,
+    queues_on_loans_of,
+    title_waiters_besides,
+    titles_wanted_from,
+)
+from sip2d.storage.items import lock_item, set_item_properties, set_item_status
+from sip2d.storage.journal import add_journal_entry
+from sip2d.storage.loans import (
+    cancel_loan,
+    close_loan,
+    last_closed_loan,
+    open_loan,
+    renew_loan,
+    reopen_loan,
+)
+from sip2d.storage.patrons import block_by_kiosk, lift_kiosk_block, lock_patron
 from sip2d.storage.policies import resolve_loan_policy
-from sip2d.storage.prepared import Prepared
 from sip2d.storage.queries import (
     count_open_loans,
-    get_item,
     get_item_by_barcode,
     get_patron,
     get_patron_by_barcode,
@@ -44,7 +64,14 @@ from sip2d.storage.queries import (
     open_loan_of_item,
     open_loans_of_patron,
 )
-from sip2d.storage.records import HoldRecord, ItemRecord, LoanPolicyRecord, PatronRecord
+from sip2d.storage.records import (
+    HoldRecord,
+    ItemRecord,
+    LoanPolicyRecord,
+    LoanRecord,
+    PatronLoan,
+    PatronRecord,
+)
 
 AVAILABLE = "03"
 CHARGED = "04"
@@ -91,64 +118,6 @@ class CircResult:
     sort_bin: str = ""
 
 
-# The statements of checkout and checkin, prepared once (sip2d.storage.prepared): built per call
-# they cost more than the rest of a checkout together (issue #7 profile).
-_JOURNAL = Prepared(
-    insert(circulation_journal).values(
-        at=bindparam("at"),
-        kind=bindparam("kind"),
-        account_login=bindparam("account_login"),
-        patron_barcode=bindparam("patron_barcode"),
-        item_barcode=bindparam("item_barcode"),
-        ok=bindparam("ok"),
-        screen_message=bindparam("screen_message"),
-    )
-)
-_LOCK_PATRON = Prepared(
-    select(patrons.c.id).where(patrons.c.id == bindparam("key")).with_for_update()
-)
-_LOCK_ITEM = Prepared(select(items.c.id).where(items.c.id == bindparam("key")).with_for_update())
-_SET_ITEM_STATUS = Prepared(
-    update(items)
-    .where(items.c.id == bindparam("key"))
-    .values(circulation_status=bindparam("status"), updated_at=bindparam("now"))
-)
-_SET_ITEM_STATUS_AND_LOCATION = Prepared(
-    update(items)
-    .where(items.c.id == bindparam("key"))
-    .values(
-        circulation_status=bindparam("status"),
-        current_location=bindparam("location"),
-        updated_at=bindparam("now"),
-    )
-)
-_FULFIL_HOLDS = Prepared(
-    update(holds)
-    .where(holds.c.item_id == bindparam("item_id"), holds.c.patron_id == bindparam("patron_id"))
-    .where(or_(holds.c.status == "ready", holds.c.status == "waiting"))
-    .values(status="fulfilled")
-)
-_FIRST_WAITING_HOLD = Prepared(
-    select(holds)
-    .where(holds.c.status == "waiting")
-    .where(
-        (holds.c.item_id == bindparam("item_id"))
-        | (
-            (holds.c.item_id.is_(None))
-            & (holds.c.title == bindparam("title"))
-            & (holds.c.title != "")
-        )
-    )
-    .order_by(holds.c.created_at, holds.c.id)
-    .limit(1)
-)
-_HOLD_READY = Prepared(
-    update(holds)
-    .where(holds.c.id == bindparam("key"))
-    .values(status="ready", item_id=bindparam("item_id"))
-)
-
-
 def days_after(moment: datetime, days: int) -> datetime:
     """``moment`` plus ``days``, saturating at the last second ``datetime`` can hold.
 
@@ -171,29 +140,16 @@ def _journal(
     patron: str = "",
     item: str = "",
 ) -> None:
-    _JOURNAL.run(
+    add_journal_entry(
         conn,
-        {
-            "at": now,
-            "kind": kind,
-            "account_login": terminal.login,
-            "patron_barcode": patron[:64],
-            "item_barcode": item[:64],
-            "ok": ok,
-            "screen_message": message[:255],
-        },
+        at=now,
+        kind=kind,
+        login=terminal.login,
+        ok=ok,
+        message=message,
+        patron_barcode=patron,
+        item_barcode=item,
     )
-
-
-def _lock_patron(conn: Connection, patron_id: int) -> None:
-    """Serialise transactions of one patron on PostgreSQL (SQLite's write lock already does)."""
-    if conn.dialect.name == "postgresql":
-        _LOCK_PATRON.run(conn, {"key": patron_id})
-
-
-def _lock_item(conn: Connection, item_id: int) -> None:
-    if conn.dialect.name == "postgresql":
-        _LOCK_ITEM.run(conn, {"key": item_id})
 
 
 def patron_block_reason(patron: PatronRecord, policy: LoanPolicyRecord, now: datetime) -> str:
@@ -223,16 +179,31 @@ def format_cents(cents: int) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def _set_item_status(conn: Connection, item_id: int, status: str, now: datetime) -> None:
-    _SET_ITEM_STATUS.run(conn, {"key": item_id, "status": status, "now": now})
+def _charge(
+    conn: Connection,
+    patron_id: int,
+    item_id: int | None,
+    fee_type: str,
+    cents: int,
+    currency: str,
+    description: str,
+    now: datetime,
+) -> int:
+    return add_fee(
+        conn,
+        patron_id=patron_id,
+        item_id=item_id,
+        fee_type=fee_type,
+        cents=cents,
+        currency=currency,
+        description=description,
+        at=now,
+    )
 
 
-def _hold_for_other(conn: Connection, item: ItemRecord, patron_id: int) -> Any | None:
-    """The first active hold on this copy, when it is someone else's (ready holds first)."""
-    queue = holds_on_item(conn, item.id)
-    if queue and queue[0].patron_id != patron_id:
-        return queue[0]
-    return None
+def _held_for_other(queue: list[HoldRecord], patron_id: int) -> bool:
+    """Whether the first active hold on a copy (``queue``, ready first) is someone else's."""
+    return bool(queue) and queue[0].patron_id != patron_id
 
 
 def _available_to(conn: Connection, item: ItemRecord, patron_id: int) -> bool:
@@ -244,7 +215,7 @@ def _available_to(conn: Connection, item: ItemRecord, patron_id: int) -> bool:
     return (
         item.circulation_status not in NOT_LOANABLE
         and open_loan_of_item(conn, item.id) is None
-        and _hold_for_other(conn, item, patron_id) is None
+        and not _held_for_other(holds_on_item(conn, item.id), patron_id)
     )
 
 
@@ -274,8 +245,8 @@ def checkout(
     elif item is None:
         result = CircResult(False, "This item is not in our catalogue.", patron=patron)
     else:
-        _lock_patron(conn, patron.id)
-        _lock_item(conn, item.id)
+        lock_patron(conn, patron.id)
+        lock_item(conn, item.id)
         result = _checkout_found(
             conn,
             terminal,
@@ -313,7 +284,7 @@ def _checkout_found(
     if loan is not None and loan.patron_id == patron.id and not no_block:
         if not renewal_allowed:
             return CircResult(False, "This item is already checked out to you.", patron, item)
-        return _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+        return _renew_one(conn, patron, item, loan, policy, now)
     if not no_block:
         reason = patron_block_reason(patron, policy, now)
         limit = patron.loan_limit if patron.loan_limit is not None else policy.max_loans
@@ -323,7 +294,7 @@ def _checkout_found(
             reason = "This item is checked out to another patron. Please see library staff."
         if not reason and item.circulation_status in NOT_LOANABLE:
             reason = "This item cannot be checked out. Please see library staff."
-        if not reason and _hold_for_other(conn, item, patron.id) is not None:
+        if not reason and _held_for_other(holds_on_item(conn, item.id), patron.id):
             reason = "This item is on hold for another patron."
         if reason:
             return CircResult(False, reason, patron, item)
@@ -348,48 +319,71 @@ def _checkout_found(
         )
     except ItemAlreadyOnLoan:
         return CircResult(False, "This item is checked out to another patron.", patron, item)
-    _set_item_status(conn, item.id, CHARGED, now)
-    _FULFIL_HOLDS.run(conn, {"item_id": item.id, "patron_id": patron.id})
+    set_item_status(conn, item.id, CHARGED, now)
+    fulfil_holds(conn, item.id, patron.id)
     fee: FeeNotice | None = None
     if item.checkout_fee_cents > 0:
-        fee_id = add_fee(
+        fee_id = _charge(
             conn, patron.id, item.id, "06", item.checkout_fee_cents, currency, "Rental fee", now
         )
         fee = FeeNotice(item.checkout_fee_cents, "06", currency, transaction_id=f"F{fee_id}")
     return CircResult(True, "", patron, item, due_at=due_at, fee=fee)
 
 
-def _renew_loan(
+def _renew_one(
     conn: Connection,
-    patron: Any,
-    item: Any,
-    loan: Any,
+    patron: PatronRecord,
+    item: ItemRecord,
+    loan: LoanRecord | PatronLoan,
+    policy: LoanPolicyRecord,
+    now: datetime,
+) -> CircResult:
+    """Renew one loan, reading what stands in its way (holds on the copy and its title)."""
+    reason = _renewal_refusal(
+        patron,
+        loan,
+        policy,
+        now,
+        held_for_other=_held_for_other(holds_on_item(conn, item.id), patron.id),
+        title_wanted=bool(item.title) and title_waiters_besides(conn, item.title, patron.id) > 0,
+    )
+    return _renew_or_refuse(conn, patron, item, loan, policy, now, reason)
+
+
+def _renewal_refusal(
+    patron: PatronRecord,
+    loan: LoanRecord | PatronLoan,
     policy: LoanPolicyRecord,
     now: datetime,
     *,
-    renewal: bool,
-) -> CircResult:
+    held_for_other: bool,
+    title_wanted: bool,
+) -> str:
+    """Why this loan may not be renewed now; "" if it may."""
     reason = patron_block_reason(patron, policy, now)
     if not reason and loan.renewals >= policy.renewal_limit:
         reason = f"This item has reached its renewal limit ({policy.renewal_limit})."
-    if not reason and _hold_for_other(conn, item, patron.id) is not None:
+    if not reason and held_for_other:
         reason = "This item is on hold for another patron and cannot be renewed."
-    if not reason:
-        waiting_title = conn.execute(
-            select(func.count())
-            .select_from(holds)
-            .where(
-                holds.c.item_id.is_(None), holds.c.title == item.title, holds.c.status == "waiting"
-            )
-            .where(holds.c.patron_id != patron.id)
-        ).scalar_one()
-        if item.title and waiting_title:
-            reason = "Another patron is waiting for this title; it cannot be renewed."
+    if not reason and title_wanted:
+        reason = "Another patron is waiting for this title; it cannot be renewed."
+    return reason
+
+
+def _renew_or_refuse(
+    conn: Connection,
+    patron: PatronRecord,
+    item: Any,
+    loan: LoanRecord | PatronLoan,
+    policy: LoanPolicyRecord,
+    now: datetime,
+    reason: str,
+) -> CircResult:
     if reason:
         return CircResult(False, reason, patron, item, renewal=False, due_at=loan.due_at)
     due_at = days_after(max(now, loan.due_at), policy.loan_days)
     renew_loan(conn, loan.id, due_at)
-    return CircResult(True, "", patron, item, renewal=renewal, due_at=due_at)
+    return CircResult(True, "", patron, item, renewal=True, due_at=due_at)
 
 
 def renew(
@@ -409,7 +403,7 @@ def renew(
     elif item is None:
         result = CircResult(False, "This item is not in our catalogue.", patron=patron)
     else:
-        _lock_item(conn, item.id)
+        lock_item(conn, item.id)
         loan = open_loan_of_item(conn, item.id)
         if loan is None:
             result = CircResult(False, "This item is not checked out.", patron, item)
@@ -417,7 +411,7 @@ def renew(
             result = CircResult(False, "This item is checked out to another patron.", patron, item)
         else:
             policy = resolve_loan_policy(conn, item.media_type, patron.profile)
-            result = _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+            result = _renew_one(conn, patron, item, loan, policy, now)
     _journal(conn, "renew", terminal, now, result.ok, result.message, patron_barcode, item_barcode)
     return result
 
@@ -438,15 +432,30 @@ def renew_all(
     if patron is None:
         result = RenewAllResult(False, message="Unknown patron. Please see library staff.")
     else:
-        _lock_patron(conn, patron.id)
+        lock_patron(conn, patron.id)
         renewed: list[str] = []
         unrenewed: list[str] = []
+        # Four reads whatever the patron has out (loans, holds on those copies, titles others
+        # wait for, a policy per media type), then one write per renewed loan.
         rows = open_loans_of_patron(conn, patron.id)
+        queues = queues_on_loans_of(conn, patron.id) if rows else {}
+        wanted = titles_wanted_from(conn, patron.id) if rows else set()
+        policies: dict[str, LoanPolicyRecord] = {}
         for loan in rows:
-            item = get_item(conn, loan.item_id)
-            assert item is not None
-            policy = resolve_loan_policy(conn, item.media_type, patron.profile)
-            outcome = _renew_loan(conn, patron, item, loan, policy, now, renewal=True)
+            if loan.media_type not in policies:
+                policies[loan.media_type] = resolve_loan_policy(
+                    conn, loan.media_type, patron.profile
+                )
+            policy = policies[loan.media_type]
+            reason = _renewal_refusal(
+                patron,
+                loan,
+                policy,
+                now,
+                held_for_other=_held_for_other(queues.get(loan.item_id, []), patron.id),
+                title_wanted=bool(loan.title) and loan.title in wanted,
+            )
+            outcome = _renew_or_refuse(conn, patron, None, loan, policy, now, reason)
             (renewed if outcome.ok else unrenewed).append(loan.item_barcode)
         message = (
             f"Renewed {len(renewed)} of {len(rows)} items."
@@ -474,7 +483,7 @@ def checkin(
         result = CircResult(False, "This item is not in our catalogue.")
         _journal(conn, "checkin", terminal, now, False, result.message, item=item_barcode)
         return result
-    _lock_item(conn, item.id)
+    lock_item(conn, item.id)
     loan = open_loan_of_item(conn, item.id)
     previous = None
     message = ""
@@ -489,16 +498,16 @@ def checkin(
         if policy.daily_fine_cents > 0 and when > loan.due_at:
             days = math.ceil((when - loan.due_at).total_seconds() / 86400)
             cents = overdue_fine_cents(policy, days)
-            add_fee(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
+            _charge(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
             message = f"Returned late: a fine of {format_cents(cents)} was added."
-    hold = _FIRST_WAITING_HOLD.record(conn, HoldRecord, {"item_id": item.id, "title": item.title})
+    hold = first_waiting_hold(conn, item.id, item.title)
     alert = False
     alert_type = ""
     destination = ""
     hold_patron = None
     sort_bin = ""
     if hold is not None:
-        _HOLD_READY.run(conn, {"key": hold.id, "item_id": item.id})
+        mark_hold_ready(conn, hold.id, item.id)
         hold_patron = get_patron(conn, hold.patron_id)
         alert = True
         destination = hold.pickup_location or terminal.location
@@ -518,12 +527,7 @@ def checkin(
         message = message or f"This item belongs to {item.permanent_location}: send it there."
     else:
         status = AVAILABLE
-    if terminal.location:
-        _SET_ITEM_STATUS_AND_LOCATION.run(
-            conn, {"key": item.id, "status": status, "location": terminal.location, "now": now}
-        )
-    else:
-        _set_item_status(conn, item.id, status, now)
+    set_item_status(conn, item.id, status, now, location=terminal.location)
     result = CircResult(
         True,
         message,
@@ -558,8 +562,8 @@ def cancel_checkout(
     loan = open_loan_of_item(conn, item.id)
     if loan is None:
         return CircResult(False, "This item has no checkout to cancel.", item=item)
-    conn.execute(loans.delete().where(loans.c.id == loan.id))
-    _set_item_status(conn, item.id, AVAILABLE, now)
+    cancel_loan(conn, loan.id)
+    set_item_status(conn, item.id, AVAILABLE, now)
     _journal(conn, "cancel", terminal, now, True, "checkout cancelled", item=item_barcode)
     return CircResult(True, "Checkout cancelled.", item=item)
 
@@ -572,15 +576,11 @@ def cancel_checkin(
     item = get_item_by_barcode(conn, item_barcode)
     if patron is None or item is None:
         return CircResult(False, "Unknown patron or item.", patron=patron, item=item)
-    last = conn.execute(
-        select(loans)
-        .where(loans.c.item_id == item.id, loans.c.returned_at.is_not(None))
-        .order_by(loans.c.returned_at.desc(), loans.c.id.desc())
-    ).first()
+    last = last_closed_loan(conn, item.id)
     if last is None or last.patron_id != patron.id or open_loan_of_item(conn, item.id) is not None:
         return CircResult(False, "There is no checkin to cancel for this item.", patron, item)
-    conn.execute(update(loans).where(loans.c.id == last.id).values(returned_at=None))
-    _set_item_status(conn, item.id, CHARGED, now)
+    reopen_loan(conn, last.id)
+    set_item_status(conn, item.id, CHARGED, now)
     _journal(conn, "cancel", terminal, now, True, "checkin cancelled", patron_barcode, item_barcode)
     return CircResult(True, "Checkin cancelled.", patron, item, due_at=last.due_at)
 
@@ -613,63 +613,44 @@ def fee_paid(
     patron = get_patron_by_barcode(conn, patron_barcode)
     if patron is None:
         return _paid(conn, terminal, now, False, "Unknown patron.", patron_barcode, transaction_id)
-    _lock_patron(conn, patron.id)
-    if transaction_id:
-        earlier = conn.execute(
-            select(payments.c.id).where(
-                payments.c.account_id == terminal.account_id,
-                payments.c.transaction_id == transaction_id,
-            )
-        ).first()
-        if earlier is not None:
-            return PaymentResult(True, "Payment already recorded.", transaction_id)
+    lock_patron(conn, patron.id)
+    if transaction_id and payment_recorded(conn, terminal.account_id, transaction_id):
+        return PaymentResult(True, "Payment already recorded.", transaction_id)
     if amount_cents <= 0:
         return _paid(conn, terminal, now, False, "Invalid amount.", patron_barcode, transaction_id)
-    query = select(fees).where(
-        fees.c.patron_id == patron.id, fees.c.paid_cents < fees.c.amount_cents
-    )
+    wanted_fee: int | None = None
     if fee_id:
         number = fee_id[1:] if fee_id[:1] in ("F", "f") else fee_id
         # No row id is longer than Integer's 32 bits; a longer number would not even bind.
         if not number.isdigit() or int(number) >= 2**31:
             return _paid(conn, terminal, now, False, "Unknown fee.", patron_barcode, transaction_id)
-        query = query.where(fees.c.id == int(number))
-    open_fees = conn.execute(query.order_by(fees.c.created_at, fees.c.id)).all()
-    owed = sum(fee.amount_cents - fee.paid_cents for fee in open_fees)
+        wanted_fee = int(number)
+    open_fees = unpaid_fees(conn, patron.id, wanted_fee)
+    owed = sum(fee.outstanding_cents for fee in open_fees)
     if not open_fees:
         return _paid(conn, terminal, now, False, "Nothing to pay.", patron_barcode, transaction_id)
     if amount_cents > owed:
         message = f"The amount exceeds what is owed ({format_cents(owed)})."
         return _paid(conn, terminal, now, False, message, patron_barcode, transaction_id)
     remaining = amount_cents
-    for fee in open_fees:
+    for fee in open_fees:  # oldest first
         if remaining <= 0:
             break
-        part = min(remaining, fee.amount_cents - fee.paid_cents)
-        conn.execute(
-            update(fees).where(fees.c.id == fee.id).values(paid_cents=fee.paid_cents + part)
-        )
+        part = min(remaining, fee.outstanding_cents)
+        pay_toward_fee(conn, fee.id, part)
         remaining -= part
-    conn.execute(
-        update(patrons)
-        .where(patrons.c.id == patron.id)
-        .values(fine_balance_cents=patrons.c.fine_balance_cents - amount_cents, updated_at=now)
+    payment_id = record_payment(
+        conn,
+        patron_id=patron.id,
+        fee_id=open_fees[0].id if fee_id else None,
+        account_id=terminal.account_id,
+        transaction_id=transaction_id or None,
+        amount_cents=amount_cents,
+        currency=currency,
+        payment_type=payment_type,
+        fee_type=fee_type,
+        at=now,
     )
-    payment_id = conn.execute(
-        insert(payments)
-        .values(
-            patron_id=patron.id,
-            fee_id=open_fees[0].id if fee_id else None,
-            account_id=terminal.account_id,
-            transaction_id=transaction_id or None,
-            amount_cents=amount_cents,
-            currency=currency,
-            payment_type=payment_type,
-            fee_type=fee_type,
-            created_at=now,
-        )
-        .returning(payments.c.id)
-    ).scalar_one()
     ack = transaction_id or f"P{payment_id}"
     return _paid(conn, terminal, now, True, "Payment accepted. Thank you.", patron_barcode, ack)
 
@@ -742,39 +723,30 @@ def _hold_found(
     hold_type: str,
 ) -> HoldResult:
     title = title or (item.title if item is not None else "")
-    target = (
-        (holds.c.item_id == item.id)
-        if item is not None
-        else (holds.c.title == title) & holds.c.item_id.is_(None)
-    )
-    active = holds.c.status.in_(("waiting", "ready"))
-    mine = conn.execute(select(holds).where(target, active, holds.c.patron_id == patron.id)).first()
+    item_id = item.id if item is not None else None
+    mine = active_hold_of(conn, patron.id, item_id=item_id, title=title)
     available = item is not None and _available_to(conn, item, patron.id)
     if mode == "-":
         if mine is None:
             return HoldResult(
                 False, "You have no hold on this item.", available, item=item, title=title
             )
-        conn.execute(update(holds).where(holds.c.id == mine.id).values(status="cancelled"))
+        cancel_hold(conn, mine.id)
         return HoldResult(True, "Your hold was cancelled.", available, item=item, title=title)
     if mode == "*":
         if mine is None:
             return HoldResult(
                 False, "You have no hold on this item.", available, item=item, title=title
             )
-        changes: dict[str, Any] = {}
-        if pickup_location:
-            changes["pickup_location"] = pickup_location
-        if expires_at is not None:
-            changes["expires_at"] = expires_at
-        if changes:
-            conn.execute(update(holds).where(holds.c.id == mine.id).values(**changes))
-        position = _queue_position(conn, target, mine)
+        if pickup_location or expires_at is not None:
+            change_hold(
+                conn, mine.id, pickup_location=pickup_location or None, expires_at=expires_at
+            )
         return HoldResult(
             True,
             "Your hold was changed.",
             available,
-            position,
+            queue_position(conn, mine),
             pickup_location or mine.pickup_location,
             expires_at or mine.expires_at,
             item,
@@ -791,50 +763,37 @@ def _hold_found(
             title=title,
         )
     if mine is not None:
-        position = _queue_position(conn, target, mine)
         return HoldResult(
             True,
             "You already have a hold on this item.",
             available,
-            position,
+            queue_position(conn, mine),
             mine.pickup_location,
             mine.expires_at,
             item,
             title,
         )
     pickup = pickup_location or terminal.location
-    hold_id = conn.execute(
-        insert(holds)
-        .values(
-            patron_id=patron.id,
-            item_id=item.id if item is not None else None,
-            title=title,
-            hold_type=hold_type if hold_type in ("1", "2", "3", "4") else "2",
-            pickup_location=pickup,
-            created_at=now,
-            expires_at=expires_at,
-            status="waiting",
-        )
-        .returning(holds.c.id)
-    ).scalar_one()
-    row = conn.execute(select(holds).where(holds.c.id == hold_id)).one()
-    position = _queue_position(conn, target, row)
-    return HoldResult(
-        True, "Your hold was placed.", available, position, pickup, expires_at, item, title
+    placed = place_hold(
+        conn,
+        patron_id=patron.id,
+        item_id=item_id,
+        title=title,
+        hold_type=hold_type if hold_type in ("1", "2", "3", "4") else "2",
+        pickup_location=pickup,
+        created_at=now,
+        expires_at=expires_at,
     )
-
-
-def _queue_position(conn: Connection, target: Any, hold_row: Any) -> int:
-    ahead = conn.execute(
-        select(func.count())
-        .select_from(holds)
-        .where(target, holds.c.status == "waiting")
-        .where(
-            (holds.c.created_at < hold_row.created_at)
-            | ((holds.c.created_at == hold_row.created_at) & (holds.c.id < hold_row.id))
-        )
-    ).scalar_one()
-    return int(ahead) + 1
+    return HoldResult(
+        True,
+        "Your hold was placed.",
+        available,
+        queue_position(conn, placed),
+        pickup,
+        expires_at,
+        item,
+        title,
+    )
 
 
 MSG_BLOCK_NOT_LIFTED = "This block was not set by a kiosk; a kiosk cannot lift it."
@@ -868,23 +827,9 @@ def set_patron_block(
         _journal(conn, kind, terminal, now, False, "Unknown patron.", patron_barcode)
         return None
     if blocked:
-        change = (
-            update(patrons)
-            .where(patrons.c.id == patron.id, patrons.c.blocked.is_(False))
-            .values(
-                blocked=True,
-                block_reason=reason[:255],
-                block_source=BLOCKED_BY_KIOSK,
-                updated_at=now,
-            )
-        )
+        block_by_kiosk(conn, patron.id, reason, now)
     else:
-        change = (
-            update(patrons)
-            .where(patrons.c.id == patron.id, patrons.c.block_source == BLOCKED_BY_KIOSK)
-            .values(blocked=False, block_reason="", block_source=NOT_BLOCKED, updated_at=now)
-        )
-    conn.execute(change)
+        lift_kiosk_block(conn, patron.id, now)
     record = get_patron(conn, patron.id)
     ok = record is not None and record.blocked == blocked
     _journal(conn, kind, terminal, now, ok, reason if ok else MSG_BLOCK_NOT_LIFTED, patron_barcode)
@@ -899,8 +844,6 @@ def update_item_properties(
     if item is None:
         _journal(conn, "item_update", terminal, now, False, "Unknown item.", item=item_barcode)
         return None
-    conn.execute(
-        update(items).where(items.c.id == item.id).values(properties=properties, updated_at=now)
-    )
+    set_item_properties(conn, item.id, properties, now)
     _journal(conn, "item_update", terminal, now, True, "", item=item_barcode)
     return get_item_by_barcode(conn, item_barcode)

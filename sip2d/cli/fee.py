@@ -107,7 +107,16 @@ def add(
                 raise NotFound(f"no item with barcode {values.shown(item_barcode)}")
             item_id = item.id
         currency = state.config.server.currency
-        fee_id = add_fee(conn, patron.id, item_id, fee_type, cents, currency, text, now_utc())
+        fee_id = add_fee(
+            conn,
+            patron_id=patron.id,
+            item_id=item_id,
+            fee_type=fee_type,
+            cents=cents,
+            currency=currency,
+            description=text,
+            at=now_utc(),
+        )
         record_audit(
             conn,
             actor=cli_actor(),

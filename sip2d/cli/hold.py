@@ -18,7 +18,7 @@ from sip2d.cli.patron import parse_option
 from sip2d.storage import values
 from sip2d.storage.audit import cli_actor, record_audit
 from sip2d.storage.errors import NotFound
-from sip2d.storage.holds import cancel_hold, list_holds
+from sip2d.storage.holds import cancel_active_hold, list_holds
 from sip2d.storage.queries import get_item_by_barcode, get_patron_by_barcode
 
 
@@ -113,7 +113,7 @@ def place(
 def cancel(state: CliState, hold_id: int) -> None:
     """Cancel active hold HOLD_ID (see `sip2d hold list`)."""
     with writing(state) as conn:
-        cancelled = cancel_hold(conn, hold_id)
+        cancelled = cancel_active_hold(conn, hold_id)
         if cancelled is None:
             raise NotFound(f"no active hold with id {hold_id}")
         record_audit(

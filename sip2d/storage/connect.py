@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sip2d.config import DatabaseConfig, database_url_problem
 from sip2d.storage.engine import make_engine
 from sip2d.storage.errors import DatabaseUnavailable, first_line
+from sip2d.storage.prepared import route_plain
 
 
 def display_url(url: str) -> str:
@@ -43,7 +44,7 @@ def connect_engine(
     if not create:
         require_sqlite_file(target)
     try:
-        return make_engine(config, url=target)
+        engine = make_engine(config, url=target)
     except (ImportError, NoSuchModuleError) as exc:
         if make_url(target).get_backend_name() == "postgresql":
             raise DatabaseUnavailable(
@@ -57,6 +58,9 @@ def connect_engine(
         raise DatabaseUnavailable(
             f"cannot use database URL {display_url(target)}: {first_line(exc)}"
         ) from None
+    if config.plain_statements:
+        route_plain(engine)
+    return engine
 
 
 def sqlite_file(url: str) -> Path | None:

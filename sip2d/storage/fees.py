@@ -1,10 +1,12 @@
-"""Fees as staff see them: list, charge by hand, waive.
+"""Fee and payment statements: charging a fee, finding what is owed, recording a payment, and
+the staff view (list, waive).
 
-A patron's ``fine_balance_cents`` is kept equal to the sum of their unpaid fees by changing it
-in the same transaction as the fee (the models' rule); every function here does both or
-neither. A waiver forgives what is still owed by lowering the fee's amount to what was paid, so
-the fee drops out of every "unpaid" query, and notes the forgiven sum in its description; the
-audit trail (written by the caller) says who waived it.
+A patron's ``fine_balance_cents`` is the sum of what their fees still owe; every function here
+that changes a fee or a payment changes that balance in the same transaction, so the two never
+disagree. Which fees a payment settles (oldest first) is a library rule and lives in
+:mod:`sip2d.circulation.rules`. A waiver forgives what is still owed by lowering the fee's
+amount to what was paid, so the fee drops out of every "unpaid" query, and notes the forgiven
+sum in its description; the audit trail (written by the caller) says who waived it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from sip2d.storage.models import fees, items, patrons
+from sip2d.storage.models import fees, items, patrons, payments
 from sip2d.storage.prepared import Prepared
+from sip2d.storage.queries import fees_of_patron
 from sip2d.storage.records import FeeRecord
 
 _INSERT_FEE = Prepared(
@@ -31,7 +34,7 @@ _INSERT_FEE = Prepared(
     )
     .returning(fees.c.id)
 )
-_CHARGE_PATRON = Prepared(
+_ADD_TO_BALANCE = Prepared(
     update(patrons)
     .where(patrons.c.id == bindparam("key"))
     .values(
@@ -39,19 +42,61 @@ _CHARGE_PATRON = Prepared(
         updated_at=bindparam("now"),
     )
 )
+_UNPAID_FEE = Prepared(
+    select(fees).where(
+        fees.c.patron_id == bindparam("for_patron"),
+        fees.c.id == bindparam("key"),
+        fees.c.paid_cents < fees.c.amount_cents,
+    ),
+    record=FeeRecord,
+)
+# A payment with no kiosk account (tools, tests) matches earlier ones without one: IS NULL,
+# which ``account_id = NULL`` would never be.
+_PAYMENT_OF_ACCOUNT = Prepared(
+    select(payments.c.id).where(
+        payments.c.account_id == bindparam("account"),
+        payments.c.transaction_id == bindparam("txn"),
+    )
+)
+_PAYMENT_WITHOUT_ACCOUNT = Prepared(
+    select(payments.c.id).where(
+        payments.c.account_id.is_(None), payments.c.transaction_id == bindparam("txn")
+    )
+)
+_PAY_TOWARD = Prepared(
+    update(fees)
+    .where(fees.c.id == bindparam("key"))
+    .values(paid_cents=fees.c.paid_cents + bindparam("cents"))
+)
+_INSERT_PAYMENT = Prepared(
+    insert(payments)
+    .values(
+        patron_id=bindparam("patron_id"),
+        fee_id=bindparam("fee_id"),
+        account_id=bindparam("account_id"),
+        transaction_id=bindparam("transaction_id"),
+        amount_cents=bindparam("amount_cents"),
+        currency=bindparam("currency"),
+        payment_type=bindparam("payment_type"),
+        fee_type=bindparam("fee_type"),
+        created_at=bindparam("created_at"),
+    )
+    .returning(payments.c.id)
+)
 
 
 def add_fee(
     conn: Connection,
+    *,
     patron_id: int,
     item_id: int | None,
     fee_type: str,
     cents: int,
     currency: str,
     description: str,
-    now: datetime,
+    at: datetime,
 ) -> int:
-    """Charge a patron a fee (and raise their balance by it); the new fee's id."""
+    """Charge the patron a fee (and add it to their balance); the new fee's id."""
     fee_id = _INSERT_FEE.scalar(
         conn,
         {
@@ -61,11 +106,65 @@ def add_fee(
             "cents": cents,
             "currency": currency,
             "description": description[:255],
-            "now": now,
+            "now": at,
         },
     )
-    _CHARGE_PATRON.run(conn, {"key": patron_id, "cents": cents, "now": now})
+    _ADD_TO_BALANCE.run(conn, {"key": patron_id, "cents": cents, "now": at})
     return int(fee_id)
+
+
+def unpaid_fees(conn: Connection, patron_id: int, fee_id: int | None = None) -> list[FeeRecord]:
+    """What the patron still owes, oldest first; with ``fee_id`` only that fee, if it is theirs."""
+    if fee_id is None:
+        return fees_of_patron(conn, patron_id)
+    found = _UNPAID_FEE.record(conn, {"for_patron": patron_id, "key": fee_id})
+    return [] if found is None else [found]
+
+
+def payment_recorded(conn: Connection, account_id: int | None, transaction_id: str) -> bool:
+    """Whether this kiosk account already paid under ``transaction_id`` (37 is idempotent)."""
+    if account_id is None:
+        found = _PAYMENT_WITHOUT_ACCOUNT.first(conn, {"txn": transaction_id})
+    else:
+        found = _PAYMENT_OF_ACCOUNT.first(conn, {"account": account_id, "txn": transaction_id})
+    return found is not None
+
+
+def pay_toward_fee(conn: Connection, fee_id: int, cents: int) -> None:
+    """Count ``cents`` as paid on one fee (the balance moves in :func:`record_payment`)."""
+    _PAY_TOWARD.run(conn, {"key": fee_id, "cents": cents})
+
+
+def record_payment(
+    conn: Connection,
+    *,
+    patron_id: int,
+    fee_id: int | None,
+    account_id: int | None,
+    transaction_id: str | None,
+    amount_cents: int,
+    currency: str,
+    payment_type: str,
+    fee_type: str,
+    at: datetime,
+) -> int:
+    """Store a payment and take it off the patron's balance; the payment's id."""
+    _ADD_TO_BALANCE.run(conn, {"key": patron_id, "cents": -amount_cents, "now": at})
+    payment_id = _INSERT_PAYMENT.scalar(
+        conn,
+        {
+            "patron_id": patron_id,
+            "fee_id": fee_id,
+            "account_id": account_id,
+            "transaction_id": transaction_id,
+            "amount_cents": amount_cents,
+            "currency": currency,
+            "payment_type": payment_type,
+            "fee_type": fee_type,
+            "created_at": at,
+        },
+    )
+    return int(payment_id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -123,5 +222,5 @@ def waive_fee(conn: Connection, fee_id: int, now: datetime) -> int | None:
         .where(fees.c.id == fee_id)
         .values(amount_cents=fee.paid_cents, description=note)
     )
-    _CHARGE_PATRON.run(conn, {"key": fee.patron_id, "cents": -owed, "now": now})
+    _ADD_TO_BALANCE.run(conn, {"key": fee.patron_id, "cents": -owed, "now": now})
     return owed

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sip2d.storage.errors import ItemAlreadyOnLoan
@@ -45,14 +45,25 @@ _CLOSE = Prepared(
     update(loans)
     .where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_(None))
     .values(returned_at=bindparam("returned_at"))
-    .returning(*loans.c)
+    .returning(*loans.c),
+    record=LoanRecord,
 )
 _RENEW = Prepared(
     update(loans)
     .where(loans.c.id == bindparam("key"), loans.c.returned_at.is_(None))
     .values(due_at=bindparam("due_at"), renewals=loans.c.renewals + 1)
-    .returning(*loans.c)
+    .returning(*loans.c),
+    record=LoanRecord,
 )
+_DELETE = Prepared(delete(loans).where(loans.c.id == bindparam("key")))
+_LAST_CLOSED = Prepared(
+    select(loans)
+    .where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_not(None))
+    .order_by(loans.c.returned_at.desc(), loans.c.id.desc())
+    .limit(1),
+    record=LoanRecord,
+)
+_REOPEN = Prepared(update(loans).where(loans.c.id == bindparam("key")).values(returned_at=None))
 
 
 def open_loan(
@@ -87,9 +98,24 @@ def open_loan(
 
 def close_loan(conn: Connection, item_id: int, returned_at: datetime) -> LoanRecord | None:
     """Close the item's open loan and return it as closed; None if it was not on loan."""
-    return _CLOSE.record(conn, LoanRecord, {"key": item_id, "returned_at": returned_at})
+    return _CLOSE.record(conn, {"key": item_id, "returned_at": returned_at})
 
 
 def renew_loan(conn: Connection, loan_id: int, due_at: datetime) -> LoanRecord | None:
     """Move an open loan's due date and count the renewal; None if it is not open."""
-    return _RENEW.record(conn, LoanRecord, {"key": loan_id, "due_at": due_at})
+    return _RENEW.record(conn, {"key": loan_id, "due_at": due_at})
+
+
+def cancel_loan(conn: Connection, loan_id: int) -> None:
+    """Remove a loan as if it never was: a checkout the kiosk could not finish (09 BI=Y)."""
+    _DELETE.run(conn, {"key": loan_id})
+
+
+def last_closed_loan(conn: Connection, item_id: int) -> LoanRecord | None:
+    """The item's most recently returned loan, if it was ever returned."""
+    return _LAST_CLOSED.record(conn, {"key": item_id})
+
+
+def reopen_loan(conn: Connection, loan_id: int) -> None:
+    """Undo a return: the loan is open again with its due date (11 BI=Y)."""
+    _REOPEN.run(conn, {"key": loan_id})

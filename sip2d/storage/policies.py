@@ -66,12 +66,14 @@ def policy_choice(media_type: ColumnElement[Any], profile: ColumnElement[Any]) -
 
 
 # Built once: this runs for every checkout (see queries.py on why).
-_RESOLVE = Prepared(policy_choice(bindparam("media_type"), bindparam("profile")))
+_RESOLVE = Prepared(
+    policy_choice(bindparam("media_type"), bindparam("profile")), record=LoanPolicyRecord
+)
 
 
 def resolve_loan_policy(conn: Connection, media_type: str, profile: str) -> LoanPolicyRecord:
     """The policy for lending an item of ``media_type`` to a patron of ``profile``."""
-    found = _RESOLVE.record(conn, LoanPolicyRecord, {"media_type": media_type, "profile": profile})
+    found = _RESOLVE.record(conn, {"media_type": media_type, "profile": profile})
     return DEFAULT_POLICY if found is None else found
 
 

@@ -17,16 +17,36 @@ family of errors whichever way a statement ran.
 Limits, on purpose: an INSERT gets a model's plain-value column defaults but refuses computed
 ones (give those columns explicitly), and an ``IN`` list must be written as ``or_()`` of
 comparisons. Statements that need either stay on ``conn.execute``.
+
+Plans are cached per dialect *object*, not per dialect name: two engines of one backend may
+differ in what compiling depends on (paramstyle, server version, driver), and a plan made for
+one would be wrong SQL on the other.
+
+A statement that builds records declares its record class (``Prepared(stmt, record=X)``) and
+is checked when it is made: its result columns must be the record's fields, in order, because
+rows are passed to the record positionally. A wrong order fails at import, never as a patron's
+name in an item's title field.
+
+For debugging, every statement can go through plain ``conn.execute`` instead, so that engine
+echo, statement events and SQLAlchemy's own checks see it: set ``SIP2D_PLAIN_STATEMENTS=1`` in
+the environment (the whole process) or ``[database] plain_statements = true`` (that engine,
+through :func:`route_plain`). Results and errors are the same either way (CI runs the storage
+and circulation tests both ways). Transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT,
+RELEASE) stays on the driver in both modes: it steers the driver connection's own state, which
+``conn.execute`` would first wrap in a transaction of SQLAlchemy's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.expression import Executable
@@ -46,6 +66,34 @@ class _Compiled:
     required: frozenset[str]
     results: tuple[_Converter, ...]
     convert_results: bool
+    # Run through ``conn.execute`` (the debugging setting) rather than on the driver cursor.
+    plain: bool
+
+
+PLAIN_ENV = "SIP2D_PLAIN_STATEMENTS"
+# Dialects of engines configured with ``plain_statements`` (see route_plain).
+_plain_dialects: weakref.WeakSet[Dialect] = weakref.WeakSet()
+_TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+
+
+def plain_from_environment() -> bool:
+    """Whether ``SIP2D_PLAIN_STATEMENTS`` asks for plain ``conn.execute`` everywhere."""
+    return os.environ.get(PLAIN_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def route_plain(engine: Engine) -> None:
+    """Run every Prepared statement on ``engine`` through ``conn.execute`` (for debugging)."""
+    dialect = engine.dialect
+    _plain_dialects.add(dialect)
+    for statement in list(Prepared._every):
+        statement._forget(dialect)
+
+
+def _is_transaction_control(statement: Any) -> bool:
+    if not isinstance(statement, TextClause):
+        return False
+    words = statement.text.split(None, 1)
+    return bool(words) and words[0].upper() in _TRANSACTION_CONTROL
 
 
 def _compile(statement: Any, dialect: Dialect) -> _Compiled:
@@ -72,6 +120,9 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     )
+    plain = (dialect in _plain_dialects or plain_from_environment()) and not (
+        _is_transaction_control(statement)
+    )
     return _Compiled(
         sql=compiled.string,
         binds=tuple(binds),
@@ -80,24 +131,66 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
         ),
         positional=dialect.positional,
         results=results,
-        convert_results=any(converter is not None for converter in results),
+        convert_results=not plain and any(converter is not None for converter in results),
+        plain=plain,
     )
 
 
-class Prepared:
-    """One Core statement, compiled per dialect on first use, executed on the driver cursor."""
+def record_fields(record: type) -> tuple[str, ...]:
+    """A record class's field names in order: what a statement building it must return."""
+    return tuple(field.name for field in dataclasses.fields(record))
 
-    __slots__ = ("_by_dialect", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+class Prepared(Generic[R]):
+    """One Core statement, compiled per dialect on first use, executed on the driver cursor.
+
+    ``record``: the frozen dataclass each result row becomes in :meth:`record` and
+    :meth:`records`; its fields are checked against the statement's columns here, once.
+    """
+
+    __slots__ = ("__weakref__", "_by_dialect", "_last", "record_type", "statement")
+
+    # Every statement made, so a test can check them all and route_plain can reset them.
+    _every: ClassVar[weakref.WeakSet[Prepared[Any]]] = weakref.WeakSet()
+
+    @overload
+    def __init__(self: Prepared[Any], statement: Executable) -> None: ...
+    @overload
+    def __init__(self, statement: Executable, *, record: type[R]) -> None: ...
+    def __init__(self, statement: Executable, *, record: type[R] | None = None) -> None:
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self.record_type = record
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The plan used last, checked by identity before the dictionary: nearly every process
+        # has one engine per backend, so this is the hit.
+        self._last: tuple[Dialect, _Compiled] | None = None
+        if record is not None and self.keys != record_fields(record):
+            raise TypeError(
+                f"statement columns {self.keys} do not match {record.__name__} fields "
+                f"{record_fields(record)}: rows are built positionally"
+            )
+        Prepared._every.add(self)
+
+    @classmethod
+    def every(cls) -> list[Prepared[Any]]:
+        """Every Prepared statement alive in this process (module constants live forever)."""
+        return list(cls._every)
 
     def compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect.name)
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
+        found = self._by_dialect.get(dialect)
         if found is None:
-            found = self._by_dialect[dialect.name] = _compile(self.statement, dialect)
+            found = self._by_dialect[dialect] = _compile(self.statement, dialect)
+        self._last = (dialect, found)
         return found
+
+    def _forget(self, dialect: Dialect) -> None:
+        self._by_dialect.pop(dialect, None)
+        self._last = None
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -110,6 +203,9 @@ class Prepared:
         if not plan.required <= params.keys():
             missing = ", ".join(sorted(plan.required - params.keys()))
             raise ValueError(f"a value is required for bind parameter(s) {missing}")
+        if plan.plain:
+            # Its CursorResult has the cursor's rowcount, fetchone, fetchall and close.
+            return plan, conn.execute(self.statement, dict(params))
         converted = [
             params.get(name, default) if converter is None else converter(params.get(name, default))
             for name, default, converter in plan.binds
@@ -176,16 +272,20 @@ class Prepared:
             cursor.close()
         return [self._convert(plan, row) for row in rows]
 
-    def record(
-        self, conn: Connection, build: Callable[..., R], params: Mapping[str, Any] | None = None
-    ) -> R | None:
-        """The first row passed positionally to ``build`` (a record class), or None."""
+    def _build(self) -> Callable[..., R]:
+        if self.record_type is None:
+            raise TypeError("declare the record this statement builds: Prepared(..., record=X)")
+        return self.record_type
+
+    def record(self, conn: Connection, params: Mapping[str, Any] | None = None) -> R | None:
+        """The first row as the declared record, or None."""
+        build = self._build()
         row = self.first(conn, params)
         return None if row is None else build(*row)
 
-    def records(
-        self, conn: Connection, build: Callable[..., R], params: Mapping[str, Any] | None = None
-    ) -> list[R]:
+    def records(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[R]:
+        """Every row as the declared record."""
+        build = self._build()
         return [build(*row) for row in self.all(conn, params)]
 
 

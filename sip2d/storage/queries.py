@@ -28,12 +28,14 @@ from sip2d.storage.records import (
     KioskAccountRecord,
     LoanPolicyRecord,
     LoanRecord,
+    PatronFee,
+    PatronHold,
     PatronLoan,
     PatronRecord,
 )
 
 ACTIVE_HOLD_STATUSES = ("waiting", "ready")
-_ACTIVE_HOLD = or_(*(holds.c.status == status for status in ACTIVE_HOLD_STATUSES))
+ACTIVE_HOLD = or_(*(holds.c.status == status for status in ACTIVE_HOLD_STATUSES))
 
 
 def _open_loans_of(patron_id: ColumnElement[Any]) -> tuple[ColumnElement[bool], ...]:
@@ -41,15 +43,23 @@ def _open_loans_of(patron_id: ColumnElement[Any]) -> tuple[ColumnElement[bool], 
     return (loans.c.patron_id == patron_id, loans.c.returned_at.is_(None))
 
 
-_PATRON_BY_BARCODE = Prepared(select(patrons).where(patrons.c.barcode == bindparam("key")))
-_PATRON_BY_ID = Prepared(select(patrons).where(patrons.c.id == bindparam("key")))
-_ITEM_BY_BARCODE = Prepared(select(items).where(items.c.barcode == bindparam("key")))
-_ITEM_BY_ID = Prepared(select(items).where(items.c.id == bindparam("key")))
+_PATRON_BY_BARCODE = Prepared(
+    select(patrons).where(patrons.c.barcode == bindparam("key")), record=PatronRecord
+)
+_PATRON_BY_ID = Prepared(
+    select(patrons).where(patrons.c.id == bindparam("key")), record=PatronRecord
+)
+_ITEM_BY_BARCODE = Prepared(
+    select(items).where(items.c.barcode == bindparam("key")), record=ItemRecord
+)
+_ITEM_BY_ID = Prepared(select(items).where(items.c.id == bindparam("key")), record=ItemRecord)
 _ACCOUNT_BY_LOGIN = Prepared(
-    select(kiosk_accounts).where(kiosk_accounts.c.login == bindparam("key"))
+    select(kiosk_accounts).where(kiosk_accounts.c.login == bindparam("key")),
+    record=KioskAccountRecord,
 )
 _OPEN_LOAN_OF_ITEM = Prepared(
-    select(loans).where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_(None))
+    select(loans).where(loans.c.item_id == bindparam("key"), loans.c.returned_at.is_(None)),
+    record=LoanRecord,
 )
 _OPEN_LOANS_OF_PATRON = Prepared(
     select(
@@ -57,6 +67,7 @@ _OPEN_LOANS_OF_PATRON = Prepared(
         loans.c.item_id,
         items.c.barcode.label("item_barcode"),
         items.c.title,
+        items.c.media_type,
         loans.c.checked_out_at,
         loans.c.due_at,
         loans.c.renewals,
@@ -64,7 +75,8 @@ _OPEN_LOANS_OF_PATRON = Prepared(
     )
     .join(items, items.c.id == loans.c.item_id)
     .where(*_open_loans_of(bindparam("key")))
-    .order_by(loans.c.due_at, loans.c.id)
+    .order_by(loans.c.due_at, loans.c.id),
+    record=PatronLoan,
 )
 _COUNT_OPEN_LOANS = Prepared(select(func.count()).where(*_open_loans_of(bindparam("key"))))
 
@@ -124,33 +136,33 @@ def patron_standing(conn: Connection, barcode: str, now: datetime) -> PatronStan
 
 
 def get_patron_by_barcode(conn: Connection, barcode: str) -> PatronRecord | None:
-    return _PATRON_BY_BARCODE.record(conn, PatronRecord, {"key": barcode})
+    return _PATRON_BY_BARCODE.record(conn, {"key": barcode})
 
 
 def get_patron(conn: Connection, patron_id: int) -> PatronRecord | None:
-    return _PATRON_BY_ID.record(conn, PatronRecord, {"key": patron_id})
+    return _PATRON_BY_ID.record(conn, {"key": patron_id})
 
 
 def get_item_by_barcode(conn: Connection, barcode: str) -> ItemRecord | None:
-    return _ITEM_BY_BARCODE.record(conn, ItemRecord, {"key": barcode})
+    return _ITEM_BY_BARCODE.record(conn, {"key": barcode})
 
 
 def get_item(conn: Connection, item_id: int) -> ItemRecord | None:
-    return _ITEM_BY_ID.record(conn, ItemRecord, {"key": item_id})
+    return _ITEM_BY_ID.record(conn, {"key": item_id})
 
 
 def get_account_by_login(conn: Connection, login: str) -> KioskAccountRecord | None:
-    return _ACCOUNT_BY_LOGIN.record(conn, KioskAccountRecord, {"key": login})
+    return _ACCOUNT_BY_LOGIN.record(conn, {"key": login})
 
 
 def open_loan_of_item(conn: Connection, item_id: int) -> LoanRecord | None:
     """The item's open loan, if any (served by the partial unique index)."""
-    return _OPEN_LOAN_OF_ITEM.record(conn, LoanRecord, {"key": item_id})
+    return _OPEN_LOAN_OF_ITEM.record(conn, {"key": item_id})
 
 
 def open_loans_of_patron(conn: Connection, patron_id: int) -> list[PatronLoan]:
     """The patron's open loans with item barcode and title, oldest due date first."""
-    return _OPEN_LOANS_OF_PATRON.records(conn, PatronLoan, {"key": patron_id})
+    return _OPEN_LOANS_OF_PATRON.records(conn, {"key": patron_id})
 
 
 def count_open_loans(conn: Connection, patron_id: int) -> int:
@@ -159,21 +171,49 @@ def count_open_loans(conn: Connection, patron_id: int) -> int:
 
 _FEES_BASE = select(fees).where(fees.c.patron_id == bindparam("key"))
 _FEES_ORDER = (fees.c.created_at, fees.c.id)
-_UNPAID_FEES = Prepared(
-    _FEES_BASE.where(fees.c.paid_cents < fees.c.amount_cents).order_by(*_FEES_ORDER)
-)
-_ALL_FEES = Prepared(_FEES_BASE.order_by(*_FEES_ORDER))
+_UNPAID = fees.c.paid_cents < fees.c.amount_cents
+_UNPAID_FEES = Prepared(_FEES_BASE.where(_UNPAID).order_by(*_FEES_ORDER), record=FeeRecord)
+_ALL_FEES = Prepared(_FEES_BASE.order_by(*_FEES_ORDER), record=FeeRecord)
 _ACTIVE_HOLDS_OF_PATRON = Prepared(
     select(holds)
-    .where(holds.c.patron_id == bindparam("key"), _ACTIVE_HOLD)
-    .order_by(holds.c.created_at, holds.c.id)
+    .where(holds.c.patron_id == bindparam("key"), ACTIVE_HOLD)
+    .order_by(holds.c.created_at, holds.c.id),
+    record=HoldRecord,
 )
 # Queue order on one copy: a ``ready`` hold first, then oldest first.
-_HOLD_QUEUE_ORDER = ((holds.c.status == "ready").desc(), holds.c.created_at, holds.c.id)
+HOLD_QUEUE_ORDER = ((holds.c.status == "ready").desc(), holds.c.created_at, holds.c.id)
 _ACTIVE_HOLDS_ON_ITEM = Prepared(
     select(holds)
-    .where(holds.c.item_id == bindparam("key"), _ACTIVE_HOLD)
-    .order_by(*_HOLD_QUEUE_ORDER)
+    .where(holds.c.item_id == bindparam("key"), ACTIVE_HOLD)
+    .order_by(*HOLD_QUEUE_ORDER),
+    record=HoldRecord,
+)
+
+# A 64's lists name copies by barcode: outer-joined here, not one get_item per hold or fee.
+_LISTED_HOLDS_OF_PATRON = Prepared(
+    select(
+        holds.c.id,
+        holds.c.item_id,
+        items.c.barcode.label("item_barcode"),
+        holds.c.title,
+        holds.c.status,
+    )
+    .select_from(holds.outerjoin(items, items.c.id == holds.c.item_id))
+    .where(holds.c.patron_id == bindparam("key"), ACTIVE_HOLD)
+    .order_by(holds.c.created_at, holds.c.id),
+    record=PatronHold,
+)
+_LISTED_FEES_OF_PATRON = Prepared(
+    select(
+        fees.c.id,
+        fees.c.item_id,
+        items.c.barcode.label("item_barcode"),
+        fees.c.description,
+    )
+    .select_from(fees.outerjoin(items, items.c.id == fees.c.item_id))
+    .where(fees.c.patron_id == bindparam("key"), _UNPAID)
+    .order_by(*_FEES_ORDER),
+    record=PatronFee,
 )
 
 
@@ -182,14 +222,24 @@ def fees_of_patron(
 ) -> list[FeeRecord]:
     """The patron's fees, oldest first; by default only those with something left to pay."""
     query = _UNPAID_FEES if unpaid_only else _ALL_FEES
-    return query.records(conn, FeeRecord, {"key": patron_id})
+    return query.records(conn, {"key": patron_id})
 
 
 def holds_of_patron(conn: Connection, patron_id: int) -> list[HoldRecord]:
     """The patron's active holds (waiting or ready), oldest first."""
-    return _ACTIVE_HOLDS_OF_PATRON.records(conn, HoldRecord, {"key": patron_id})
+    return _ACTIVE_HOLDS_OF_PATRON.records(conn, {"key": patron_id})
 
 
 def holds_on_item(conn: Connection, item_id: int) -> list[HoldRecord]:
     """The item's active holds in queue order: a ``ready`` hold first, then oldest first."""
-    return _ACTIVE_HOLDS_ON_ITEM.records(conn, HoldRecord, {"key": item_id})
+    return _ACTIVE_HOLDS_ON_ITEM.records(conn, {"key": item_id})
+
+
+def listed_holds_of_patron(conn: Connection, patron_id: int) -> list[PatronHold]:
+    """The patron's active holds with their copies' barcodes, oldest first (one statement)."""
+    return _LISTED_HOLDS_OF_PATRON.records(conn, {"key": patron_id})
+
+
+def listed_fees_of_patron(conn: Connection, patron_id: int) -> list[PatronFee]:
+    """The patron's unpaid fees with their copies' barcodes, oldest first (one statement)."""
+    return _LISTED_FEES_OF_PATRON.records(conn, {"key": patron_id})

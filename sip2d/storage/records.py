@@ -133,6 +133,7 @@ class PatronLoan(_FromRow):
     item_id: int
     item_barcode: str
     title: str
+    media_type: str
     checked_out_at: datetime
     due_at: datetime
     renewals: int
@@ -153,6 +154,27 @@ class HoldRecord(_FromRow):
     created_at: datetime
     expires_at: datetime | None
     status: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PatronHold(_FromRow):
+    """An active hold as a patron's account lists it: the copy's barcode, if it names one."""
+
+    id: int
+    item_id: int | None
+    item_barcode: str | None
+    title: str
+    status: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PatronFee(_FromRow):
+    """An unpaid fee as a patron's account lists it: the copy's barcode, if it is for one."""
+
+    id: int
+    item_id: int | None
+    item_barcode: str | None
+    description: str
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

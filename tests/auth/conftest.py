@@ -18,7 +18,7 @@ from sip2d.auth.hashing import Pepper, PinHasher
 from sip2d.config import Argon2Config, DatabaseConfig
 from sip2d.storage import models
 from sip2d.storage.engine import make_engine
-from sip2d.storage.migrate import upgrade
+from tests.templates import migrate
 
 CHEAP = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
 NOW = datetime(2025, 3, 4, 10, 0, 0)
@@ -36,7 +36,7 @@ def hasher(pepper: Pepper) -> PinHasher:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    upgrade(database_url)
+    migrate(database_url)
     eng = make_engine(DatabaseConfig(pool_size=4), url=database_url)
     yield eng
     eng.dispose()

@@ -21,6 +21,7 @@ from sip2d.auth.hashing import Pepper, PinHasher
 from sip2d.cli import main
 from sip2d.config import Argon2Config, DatabaseConfig
 from sip2d.storage.engine import make_engine
+from tests.templates import migrate
 
 CHEAP = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
 CLEAN_ENV = {"SIP2D_DATABASE_URL": None, "SIP2D_CONFIG": None, "SIP2D_PEPPER": None}
@@ -86,8 +87,8 @@ def cli(tmp_path: Path, database_url: str) -> Cli:
 
 @pytest.fixture
 def ready(cli: Cli) -> Cli:
-    """A CLI on a migrated database."""
-    cli.ok("db", "upgrade")
+    """A CLI on a migrated database (a template copy; tests/cli/test_db.py runs the command)."""
+    migrate(cli.url)
     return cli
 
 

@@ -23,8 +23,8 @@ from sip2d.config import Argon2Config, Config, ListenerConfig, load_config
 from sip2d.server.build import build_context
 from sip2d.server.daemon import Daemon
 from sip2d.storage.connect import open_engine
-from sip2d.storage.migrate import upgrade
 from sip2d.storage.models import fees, holds, items, kiosk_accounts, patrons
+from tests.templates import migrate
 
 CHEAP_ARGON2 = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
 KIOSK = ("kiosk1", "kiosk-pass")
@@ -72,7 +72,7 @@ def make_config(tmp_path: Path, url: str, **server: object) -> Config:
 
 
 def seed(config: Config) -> None:
-    upgrade(config.database.url)
+    migrate(config.database.url)
     hasher = PinHasher.from_config(config.auth)
     engine = open_engine(config.database)
     today = datetime.now(UTC).date()

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-import trio
 from sqlalchemy import create_engine, update
 
 from sip2d.protocol import ACSStatus, verify_checksum
+from sip2d.server.context import ServerContext
 from sip2d.storage.models import kiosk_accounts
 from tests.server.conftest import KIOSK, Running
 from tests.server.test_wire import with_trailer
 
 FROZEN = datetime(2024, 3, 15, 14, 30, 25, 500_000, tzinfo=UTC)
+
+
+def set_clock(ctx: ServerContext, clock: Callable[[], datetime]) -> None:
+    """The daemon's injectable clock, put in force as a reload does (the wire clock with it)."""
+    ctx.clock = clock
+    ctx.apply(ctx.config)
 
 
 async def status(client: object) -> ACSStatus:
@@ -22,16 +29,18 @@ async def status(client: object) -> ACSStatus:
 
 
 async def test_98_date_advances_across_seconds(running: Running) -> None:
+    now = FROZEN
+    set_clock(running.daemon.ctx, lambda: now)
     client = await running.logged_in()
     first = (await status(client)).date_time_sync
     assert first is not None
-    await trio.sleep(1.1)
+    now = FROZEN + timedelta(seconds=1)
     later = (await status(client)).date_time_sync
-    assert later is not None and later > first
+    assert later is not None and later - first == timedelta(seconds=1)
 
 
 async def test_each_98_mirrors_its_own_sequence_number(running: Running) -> None:
-    running.daemon.ctx.clock = lambda: FROZEN  # every 98 comes from one cache entry
+    set_clock(running.daemon.ctx, lambda: FROZEN)  # every 98 comes from one cache entry
     client = await running.logged_in()
     bodies = set()
     for sequence in (2, 3, 4, 0, 9):
@@ -47,7 +56,7 @@ async def test_each_98_mirrors_its_own_sequence_number(running: Running) -> None
 
 
 async def test_changed_account_and_database_health_change_the_98(running: Running) -> None:
-    running.daemon.ctx.clock = lambda: FROZEN  # all within one cached second
+    set_clock(running.daemon.ctx, lambda: FROZEN)  # all within one cached second
     before = await running.logged_in()
     allowed = await status(before)
     assert allowed.online_status and allowed.checkout_ok
@@ -78,7 +87,7 @@ async def test_changed_account_and_database_health_change_the_98(running: Runnin
 
 async def test_98_before_login_on_a_listener_that_allows_it(running: Running) -> None:
     """An anonymous 99 and a logged-in 99 in the same second get their own answers."""
-    running.daemon.ctx.clock = lambda: FROZEN
+    set_clock(running.daemon.ctx, lambda: FROZEN)
     anonymous = await running.client()
     logged_in = await running.logged_in()
     first = await status(anonymous)

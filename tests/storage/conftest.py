@@ -1,7 +1,7 @@
 """Fixtures for the store's tests: a migrated database on each engine and a cheap hasher.
 
-The schema always comes from the real Alembic revisions (``upgrade(url)``), never from
-``create_all``, so every test also exercises the migrations a deployment runs.
+The schema always comes from the real Alembic revisions, never from ``create_all``: run once
+per process and engine, then copied for each test (``migrated_url``, tests/templates.py).
 """
 
 from __future__ import annotations
@@ -15,15 +15,9 @@ from sip2d.auth.hashing import Pepper, PinHasher
 from sip2d.auth.policy import PinPolicy
 from sip2d.config import Argon2Config, DatabaseConfig, PinPolicyConfig
 from sip2d.storage.engine import make_engine
-from sip2d.storage.migrate import upgrade
+from tests.templates import migrate
 
 CHEAP = Argon2Config(memory_kib=64, time_cost=1, parallelism=1)
-
-
-@pytest.fixture
-def migrated_url(database_url: str) -> str:
-    upgrade(database_url)
-    return database_url
 
 
 @pytest.fixture
@@ -48,7 +42,7 @@ def policy() -> PinPolicy:
 @pytest.fixture
 def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     """A migrated SQLite database, for property tests that run many examples on one file."""
-    upgrade(sqlite_url)
+    migrate(sqlite_url)
     eng = make_engine(DatabaseConfig(), url=sqlite_url)
     yield eng
     eng.dispose()

@@ -7,16 +7,13 @@ default values, the same exception classes, and the caller's transaction.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 
 import pytest
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from sip2d.circulation import rules
-from sip2d.storage import loans as loan_primitives
-from sip2d.storage import policies, queries
+from sip2d.storage import queries
 from sip2d.storage.models import fees, holds, items, patrons
 from sip2d.storage.prepared import Prepared
 from sip2d.storage.records import PatronRecord
@@ -34,38 +31,19 @@ def test_rows_match_sqlalchemy_with_converted_types(engine: Engine) -> None:
         pin_locked_until=WHEN,
         loan_limit=None,
     )
-    by_barcode = Prepared(select(patrons).where(patrons.c.barcode == bindparam("key")))
+    by_barcode = Prepared(
+        select(patrons).where(patrons.c.barcode == bindparam("key")), record=PatronRecord
+    )
     with engine.connect() as conn:
         expected = conn.execute(select(patrons).where(patrons.c.barcode == "2000001")).one()
         row = by_barcode.first(conn, {"key": "2000001"})
         assert row == tuple(expected)
         assert row is not None and row[patrons.c.keys().index("expires_on")] == date(2026, 1, 31)
-        record = by_barcode.record(conn, PatronRecord, {"key": "2000001"})
+        record = by_barcode.record(conn, {"key": "2000001"})
         assert record == PatronRecord.from_row(expected)
         assert record is not None and record.blocked is True and record.pin_locked_until == WHEN
         assert by_barcode.first(conn, {"key": "missing"}) is None
         assert by_barcode.all(conn, {"key": "missing"}) == []
-
-
-def test_every_record_query_lists_columns_in_record_field_order() -> None:
-    """``record()`` builds positionally, so a statement and its record must agree on order."""
-    pairs = [
-        (queries._PATRON_BY_BARCODE, "PatronRecord"),
-        (queries._ITEM_BY_BARCODE, "ItemRecord"),
-        (queries._ACCOUNT_BY_LOGIN, "KioskAccountRecord"),
-        (queries._OPEN_LOAN_OF_ITEM, "LoanRecord"),
-        (queries._OPEN_LOANS_OF_PATRON, "PatronLoan"),
-        (queries._UNPAID_FEES, "FeeRecord"),
-        (queries._ACTIVE_HOLDS_ON_ITEM, "HoldRecord"),
-        (policies._RESOLVE, "LoanPolicyRecord"),
-        (loan_primitives._CLOSE, "LoanRecord"),
-        (rules._FIRST_WAITING_HOLD, "HoldRecord"),
-    ]
-    from sip2d.storage import records
-
-    for prepared, name in pairs:
-        fields = tuple(f.name for f in dataclasses.fields(getattr(records, name)))
-        assert prepared.keys == fields, name
 
 
 def test_literals_defaults_and_rowcount(engine: Engine) -> None:
