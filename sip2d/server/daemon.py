@@ -183,7 +183,7 @@ class Daemon:
                         connection_nursery.start_soon(self._accept_loop, listener, stream_listener)
                 self.addresses = bound_addresses(all_streams)
                 if self.handle_signals:
-                    daemon_nursery.start_soon(self._watch_signals, daemon_nursery.cancel_scope)
+                    await daemon_nursery.start(self._watch_signals, daemon_nursery.cancel_scope)
                 for host, port in self.addresses:
                     log.info("listening", extra={"host": host, "port": port})
                 task_status.started(self)
@@ -337,8 +337,16 @@ class Daemon:
         )
         await serve_web(self.web, ctx.stopping, task_status=task_status)
 
-    async def _watch_signals(self, scope: trio.CancelScope) -> None:
+    async def _watch_signals(
+        self,
+        scope: trio.CancelScope,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Started before "listening" is logged: a SIGHUP sent by whoever read that line must find
+        the receiver in place, or its default action would kill the daemon."""
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            task_status.started()
             async for signum in signals:
                 if signum == signal.SIGHUP:
                     self.reload()

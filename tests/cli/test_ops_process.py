@@ -140,6 +140,8 @@ def test_bad_metrics_address_and_a_taken_port_are_one_line(tmp_path: Path, sqlit
         config = upgraded(
             tmp_path / "busy",
             f"sqlite:///{tmp_path / 'busy' / 'db.sqlite'}",
+            # max_connections within any descriptor limit: no "lowered" warning beside the error.
+            f"[server]\nmax_connections = 100\n"
             f"[metrics]\nlisten = '127.0.0.1:{port}'\n[[listener]]\naddress = '127.0.0.1:0'\n",
         )
         line = one_line_error(sip2d("--config", str(config), "serve"))

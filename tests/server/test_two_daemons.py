@@ -123,8 +123,10 @@ async def test_racing_checkouts_and_checkins_through_two_daemons(
     for item in ITEMS:
         loans = await loans_of(first.url, item=item)
         assert len(loans) == 1 and loans[0].returned, loans
-    # Each loan was closed by exactly one of the two check-ins.
-    assert sorted(returned) == sorted(ITEMS)
+    # Each loan was closed once (above). Both check-ins come from one kiosk account at once, so
+    # the later is recognised as a retry of the first (docs/retries-and-wire.md) and told the
+    # same: every item was answered as returned, none twice closed.
+    assert sorted(set(returned)) == sorted(ITEMS)
     for client in clients:
         await client.aclose()
     first.daemon.stop()
