@@ -8,7 +8,8 @@ self-check kiosk (``sip2d-conformance kiosk``), and reports in forms people and 
 Design choices:
 - The wire is sip2d's own sans-IO codec (:mod:`sip2d.protocol`): requests are built with its
   message classes and responses are judged with its strict validation, so the suite and the
-  daemon agree on one reading of the protocol reference (``/work/shared/sip2-protocol.md``).
+  daemon agree on one reading of SIP2 2.00 (the rules each check cites are written down in
+  docs/conformance-checks.md).
 - Every check names its reference section and a severity (MUST / SHOULD / INFO); only a failed
   MUST makes the run fail, because SHOULDs are interoperability advice, not the protocol.
 - Each check opens its own connections and every wait is bounded, so one broken answer costs

@@ -179,28 +179,6 @@ def format_cents(cents: int) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def _charge(
-    conn: Connection,
-    patron_id: int,
-    item_id: int | None,
-    fee_type: str,
-    cents: int,
-    currency: str,
-    description: str,
-    now: datetime,
-) -> int:
-    return add_fee(
-        conn,
-        patron_id=patron_id,
-        item_id=item_id,
-        fee_type=fee_type,
-        cents=cents,
-        currency=currency,
-        description=description,
-        at=now,
-    )
-
-
 def _held_for_other(queue: list[HoldRecord], patron_id: int) -> bool:
     """Whether the first active hold on a copy (``queue``, ready first) is someone else's."""
     return bool(queue) and queue[0].patron_id != patron_id
@@ -323,8 +301,15 @@ def _checkout_found(
     fulfil_holds(conn, item.id, patron.id)
     fee: FeeNotice | None = None
     if item.checkout_fee_cents > 0:
-        fee_id = _charge(
-            conn, patron.id, item.id, "06", item.checkout_fee_cents, currency, "Rental fee", now
+        fee_id = add_fee(
+            conn,
+            patron_id=patron.id,
+            item_id=item.id,
+            fee_type="06",
+            cents=item.checkout_fee_cents,
+            currency=currency,
+            description="Rental fee",
+            at=now,
         )
         fee = FeeNotice(item.checkout_fee_cents, "06", currency, transaction_id=f"F{fee_id}")
     return CircResult(True, "", patron, item, due_at=due_at, fee=fee)
@@ -498,7 +483,16 @@ def checkin(
         if policy.daily_fine_cents > 0 and when > loan.due_at:
             days = math.ceil((when - loan.due_at).total_seconds() / 86400)
             cents = overdue_fine_cents(policy, days)
-            _charge(conn, previous.id, item.id, "04", cents, currency, f"Overdue {days} days", now)
+            add_fee(
+                conn,
+                patron_id=previous.id,
+                item_id=item.id,
+                fee_type="04",
+                cents=cents,
+                currency=currency,
+                description=f"Overdue {days} days",
+                at=now,
+            )
             message = f"Returned late: a fine of {format_cents(cents)} was added."
     hold = first_waiting_hold(conn, item.id, item.title)
     alert = False

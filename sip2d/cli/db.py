@@ -10,7 +10,7 @@ never ends in a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import click
@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from sip2d.cli.common import CliState, pass_state
+from sip2d.storage.audit import cli_actor, record_audit
 from sip2d.storage.connect import display_url, open_engine
 from sip2d.storage.errors import SchemaOutOfDate, StorageError, first_line
 from sip2d.storage.migrate import check_schema_current, head_revision, revision_of, upgrade_engine
@@ -62,6 +63,29 @@ def writing(state: CliState) -> Iterator[Connection]:
         engine.execution_options(sqlite_write=True).begin() as conn,
     ):
         yield conn
+
+
+def apply_update(
+    state: CliState,
+    kind: str,
+    key: str,
+    changes: dict[str, object],
+    update: Callable[[Connection, str, dict[str, object]], None],
+) -> None:
+    """The staff edit of one record (``sip2d patron update``, ``sip2d item update``): the
+    changed columns written and audited in one transaction, and said in one line."""
+    if not changes:
+        raise click.UsageError("nothing to change: give at least one option (see --help)")
+    with writing(state) as conn:
+        update(conn, key, changes)
+        record_audit(
+            conn,
+            actor=cli_actor(),
+            action=f"{kind}.update",
+            subject=f"{kind}:{key}",
+            detail={"fields": sorted(changes)},
+        )
+    click.echo(f"{kind} {key} updated: {', '.join(sorted(changes))}")
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sip2d.cli.common import CliState, pass_state
-from sip2d.cli.db import open_database, writing
+from sip2d.cli.db import apply_update, open_database, writing
 from sip2d.cli.patron import money, parse_option
 from sip2d.storage import values
 from sip2d.storage.audit import cli_actor, record_audit
@@ -197,18 +197,7 @@ def update(state: CliState, /, barcode: str, **given: str | None) -> None:
         for option, (column, parse) in parsers.items()
         if (raw := given[option]) is not None
     }
-    if not changes:
-        raise click.UsageError("nothing to change: give at least one option (see --help)")
-    with writing(state) as conn:
-        update_item(conn, barcode, changes)
-        record_audit(
-            conn,
-            actor=cli_actor(),
-            action="item.update",
-            subject=f"item:{barcode}",
-            detail={"fields": sorted(changes)},
-        )
-    click.echo(f"item {barcode} updated: {', '.join(sorted(changes))}")
+    apply_update(state, "item", barcode, changes, update_item)
 
 
 @command.command("delete")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sip2d.auth.hashing import PepperError, PinHasher
 from sip2d.auth.policy import PinPolicy, PolicyError
 from sip2d.cli.common import CliState, pass_state
-from sip2d.cli.db import open_database, reading, writing
+from sip2d.cli.db import apply_update, open_database, reading, writing
 from sip2d.storage import values
 from sip2d.storage.audit import cli_actor, record_audit
 from sip2d.storage.deletion import delete_patron
@@ -384,18 +384,7 @@ def update(state: CliState, /, barcode: str, **given: str | None) -> None:
         for option, (column, parse) in parsers.items()
         if (raw := given[option]) is not None
     }
-    if not changes:
-        raise click.UsageError("nothing to change: give at least one option (see --help)")
-    with writing(state) as conn:
-        update_patron(conn, barcode, changes)
-        record_audit(
-            conn,
-            actor=cli_actor(),
-            action="patron.update",
-            subject=f"patron:{barcode}",
-            detail={"fields": sorted(changes)},
-        )
-    click.echo(f"patron {barcode} updated: {', '.join(sorted(changes))}")
+    apply_update(state, "patron", barcode, changes, update_patron)
 
 
 @command.command("delete")

@@ -1,10 +1,10 @@
 """Plain, immutable records handed out by the store's read helpers.
 
-The daemon reads through SQLAlchemy Core (an ORM load costs ~6x a Core query, see
-perf-notes), so it does not get ORM objects; it gets these frozen dataclasses, one per table,
-with exactly the table's columns. Business code can pass them around freely: they are detached
-from any connection and cannot lazily load or write anything. ``from_row`` takes a Core row
-whose keys are the column names.
+The daemon reads through SQLAlchemy Core (an ORM load costs ~6x a Core query, measured on
+this project's benchmark machine), so it does not get ORM objects; it gets these frozen
+dataclasses, one per table, with exactly the table's columns. Business code can pass them
+around freely: they are detached from any connection and cannot lazily load or write anything.
+``from_row`` takes a Core row whose keys are the column names.
 
 Repr safety: :class:`PatronRecord` and :class:`KioskAccountRecord` keep the hash column out of
 their ``repr`` so a hash never lands in a log line by accident.

@@ -7,7 +7,7 @@ keeps serving other kiosks meanwhile. A unit of work is a plain function that re
 ``Connection`` inside a transaction; it commits when the function returns and rolls back when
 it raises, so the caller's reply to a kiosk goes out only after the commit.
 
-Reads on SQLite are the exception, by measurement (shared/perf-notes.md): handing a 10-50 µs
+Reads on SQLite are the exception, by measurement (docs/benchmarks.md): handing a 10-50 µs
 indexed read to a thread costs ~300 µs of wake-ups, which caps a daemon at a few thousand
 messages per second. In WAL mode a reader never waits for the writer, so short reads run on
 the event loop itself, on one dedicated connection whose busy timeout is a few milliseconds.

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sip2d.web import forms
-from sip2d.web.flows import Outcome, PinFlows, Result
+from sip2d.web.flows import Gettext, Outcome, PinFlows, Result
 from sip2d.web.i18n import LANGUAGES, language_name, negotiate, translations
 from sip2d.web.security import CSRF_FIELD, CSRF_MAX_AGE, CsrfGuard, SecurityHeaders, origin_of
 
@@ -225,19 +225,9 @@ class PinPage:
         return response
 
     async def change(self, request: Request) -> Response:
-        if request.method == "GET":
-            return self.render(request, "change.html")
-        form = await self.read_form(request)
-        if isinstance(form, Response):
-            return form
-        _ = self.gettext(request)
-        card = forms.read(form, "card", forms.MAX_CARD)
-        result: Result
-        if not card.value:
-            result = Result(Outcome.INVALID, {"card": _("Enter your card number.")})
-        else:
-            result = await self.flows.change(
-                card.value,
+        def submit(card: str, form: dict[str, str], _: Gettext) -> Awaitable[Result]:
+            return self.flows.change(
+                card,
                 forms.read(form, "current_pin", forms.MAX_SECRET, strip=False).value,
                 forms.read(form, "new_pin", forms.MAX_SECRET, strip=False).value,
                 forms.read(form, "new_pin_again", forms.MAX_SECRET, strip=False).value,
@@ -245,11 +235,33 @@ class PinPage:
                 language=self.language(request),
                 _=_,
             )
-        return self._form_result(request, "change.html", result, card.value)
+
+        return await self._card_form(request, "change.html", submit)
 
     async def setup(self, request: Request) -> Response:
+        def submit(card: str, form: dict[str, str], _: Gettext) -> Awaitable[Result]:
+            return self.flows.setup(
+                card,
+                forms.read(form, "code", forms.MAX_CODE).value,
+                forms.read(form, "new_pin", forms.MAX_SECRET, strip=False).value,
+                forms.read(form, "new_pin_again", forms.MAX_SECRET, strip=False).value,
+                address=self.address(request),
+                language=self.language(request),
+                _=_,
+            )
+
+        return await self._card_form(request, "setup.html", submit)
+
+    async def _card_form(
+        self,
+        request: Request,
+        template: str,
+        submit: Callable[[str, dict[str, str], Gettext], Awaitable[Result]],
+    ) -> Response:
+        """A form that starts with the card (change, setup): the page on GET; on POST the card
+        checked first, then ``submit`` with the card, the form and the request's language."""
         if request.method == "GET":
-            return self.render(request, "setup.html")
+            return self.render(request, template)
         form = await self.read_form(request)
         if isinstance(form, Response):
             return form
@@ -259,16 +271,8 @@ class PinPage:
         if not card.value:
             result = Result(Outcome.INVALID, {"card": _("Enter your card number.")})
         else:
-            result = await self.flows.setup(
-                card.value,
-                forms.read(form, "code", forms.MAX_CODE).value,
-                forms.read(form, "new_pin", forms.MAX_SECRET, strip=False).value,
-                forms.read(form, "new_pin_again", forms.MAX_SECRET, strip=False).value,
-                address=self.address(request),
-                language=self.language(request),
-                _=_,
-            )
-        return self._form_result(request, "setup.html", result, card.value)
+            result = await submit(card.value, form, _)
+        return self._form_result(request, template, result, card.value)
 
     def _form_result(self, request: Request, template: str, result: Result, card: str) -> Response:
         if result.outcome is Outcome.CHANGED:

@@ -217,26 +217,37 @@ class PinFlows:
             return Result(Outcome.LINK_GONE)
         digest = self.keys.token_digest(token)
         assert digest is not None
+        return await self._redeem(
+            selfservice.LINK, digest, new_pin, language, "pin.reset", gone=Outcome.LINK_GONE
+        )
+
+    async def _redeem(
+        self, kind: str, digest: str, new_pin: str, language: str, action: str, *, gone: Outcome
+    ) -> Result:
+        """Use up a link or desk code and store the new PIN, in one transaction: the secret is
+        consumed, the hash stored, failures and lock cleared, other secrets revoked and the
+        notice queued together, or nothing happens (``gone`` when the secret was used or
+        revoked meanwhile)."""
         pin_hash = await self.gate.hash(new_pin)
         now = self.clock()
         keys = self.keys
 
         def work(conn: Connection) -> None:
-            patron = selfservice.consume_secret(conn, keys, digest, selfservice.LINK, now)
+            patron = selfservice.consume_secret(conn, keys, digest, kind, now)
             selfservice.store_new_pin(
                 conn,
                 patron,
                 pin_hash,
                 now=now,
                 actor=ACTOR,
-                action="pin.reset",
+                action=action,
                 language=mail_language(patron.language, language),
             )
 
         try:
             await self.db.write(work)
         except selfservice.SecretGone:
-            return Result(Outcome.LINK_GONE)
+            return Result(gone)
         self.on_mail_queued()
         return Result(Outcome.CHANGED)
 
@@ -319,24 +330,6 @@ class PinFlows:
 
         if await self.db.write(check) is None or digest is None:
             return Result(Outcome.REFUSED)
-        pin_hash = await self.gate.hash(new_pin)
-        now = self.clock()
-
-        def work(conn: Connection) -> None:
-            patron = selfservice.consume_secret(conn, keys, digest, selfservice.CODE, now)
-            selfservice.store_new_pin(
-                conn,
-                patron,
-                pin_hash,
-                now=now,
-                actor=ACTOR,
-                action="pin.setup",
-                language=mail_language(patron.language, language),
-            )
-
-        try:
-            await self.db.write(work)
-        except selfservice.SecretGone:
-            return Result(Outcome.REFUSED)
-        self.on_mail_queued()
-        return Result(Outcome.CHANGED)
+        return await self._redeem(
+            selfservice.CODE, digest, new_pin, language, "pin.setup", gone=Outcome.REFUSED
+        )

@@ -163,6 +163,13 @@ async def test_patron_information_carries_stored_contact_details(running: Runnin
     # A wrong PIN withholds them, as it withholds the lists.
     wrong = (await client.patron_information(ALICE[0], "0000")).message
     assert isinstance(wrong, PatronInformationResponse) and wrong.home_address is None
+    # A card number alone, on a connection that never verified the PIN, does not reveal them.
+    stranger = await running.client()
+    assert await stranger.login(*KIOSK)
+    bare = (await stranger.patron_information(ALICE[0], None)).message
+    assert isinstance(bare, PatronInformationResponse)
+    assert (bare.home_address, bare.email_address, bare.home_phone_number) == (None, None, None)
+    await stranger.aclose()
 
 
 # --- item 12: 09 of an item not on loan ------------------------------------------------------

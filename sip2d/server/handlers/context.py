@@ -218,12 +218,19 @@ class HandlerContext:
             if patron is None:
                 return MSG_UNKNOWN_PATRON
             return result.screen_message or MSG_INVALID_PIN
-        mode = self.config.session.checkout_pin
-        if not required or mode == "never":
+        if not required or await self.vouched_without_pin(barcode):
             return None
+        return MSG_PIN_REQUIRED
+
+    async def vouched_without_pin(self, barcode: str) -> bool:
+        """Whether a request for ``barcode`` that carries no PIN may act or see private data:
+        ``session.checkout_pin`` "never", or "session" with this connection's verification of
+        the patron's current PIN in this patron session."""
+        mode = self.config.session.checkout_pin
+        if mode == "never":
+            return True
         if mode == "session" and self.session.patron_barcode == barcode:
             patron = await self.read(lambda c: get_patron_by_barcode(c, barcode))
             state = PatronPinState.from_row(patron) if patron is not None else None
-            if self.gate.remembered(state, self.session.pin_cache, self.clock.now_stored()):
-                return None
-        return MSG_PIN_REQUIRED
+            return self.gate.remembered(state, self.session.pin_cache, self.clock.now_stored())
+        return False

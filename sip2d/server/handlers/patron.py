@@ -174,10 +174,12 @@ async def patron_information(ctx: HandlerContext, message: PatronInformationRequ
         end = message.end_item or (start + MAX_LIST_ITEMS - 1)
         end = min(end, start + MAX_LIST_ITEMS - 1)
         chosen[selected] = tuple(entries[start - 1 : end])
-    # Contact details (BD, BE, BF) whenever they are stored, under the rule of the lists: a
-    # wrong PIN withholds both, no PIN shows both (reference 7.6 lists them as optional data
-    # of the 64; kiosks print them on the patron's screen).
-    shown = not refused
+    # Contact details (BD, BE, BF) whenever they are stored (reference 7.6 lists them as
+    # optional data of the 64; kiosks print them on the patron's screen), but only to the
+    # patron: after a right PIN, or without one where the PIN rule lets the patron act without
+    # (sip2d.server.handlers.context.vouched_without_pin). A card number alone, which anyone
+    # at a kiosk can type, must not reveal where a patron lives.
+    shown = pin.ok if pin is not None else await ctx.vouched_without_pin(barcode)
     text = _message(ctx, view, pin)
     limit = patron.loan_limit if patron.loan_limit is not None else view.policy.max_loans
     response = PatronInformationResponse(
