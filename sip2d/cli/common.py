@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
 from sip2d.config import Config, ConfigError, load_config
+from sip2d.storage.sqltime import stored_now
 
 
 @dataclass
@@ -31,5 +32,5 @@ pass_state = click.make_pass_decorator(CliState)
 
 
 def now_utc() -> datetime:
-    """The current time as the store keeps it: naive UTC (see :mod:`sip2d.storage.models`)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The current time as the store keeps it (:func:`sip2d.storage.sqltime.stored_now`)."""
+    return stored_now()

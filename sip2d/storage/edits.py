@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, update
 
+from sip2d.storage import selfservice
 from sip2d.storage.errors import NotFound
 from sip2d.storage.models import items, patrons
+from sip2d.storage.queries import get_patron_by_barcode
 from sip2d.storage.records import PatronRecord
-from sip2d.storage.sqltime import utcnow
+from sip2d.storage.sqltime import stored_now, utcnow
 from sip2d.storage.values import shown
 
 PATRON_FIELDS = frozenset(
@@ -59,8 +61,24 @@ def _update(
 
 
 def update_patron(conn: Connection, barcode: str, changes: Mapping[str, Any]) -> None:
-    """Set the given columns of one patron (NotFound when there is none)."""
+    """Set the given columns of one patron (NotFound when there is none).
+
+    A new e-mail address also revokes the patron's live reset links and tells the old address,
+    in the same transaction (issue #16): a mistaken or malicious change at the desk cannot
+    quietly redirect where PIN links go.
+    """
+    before = get_patron_by_barcode(conn, barcode) if "email" in changes else None
     _update(conn, patrons, PATRON_FIELDS, barcode, changes)
+    if before is not None and (before.email or "") != (changes["email"] or ""):
+        from sip2d.web.i18n import mail_language  # the page's languages; babel, no web server
+
+        selfservice.email_changed(
+            conn,
+            before,
+            changes["email"] or "",
+            now=stored_now(),
+            language=mail_language(before.language, "en"),
+        )
 
 
 def update_item(conn: Connection, barcode: str, changes: Mapping[str, Any]) -> None:

@@ -9,12 +9,19 @@ and for ``updated_at = utcnow()`` in upserts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import DateTime
+
+
+def stored_now() -> datetime:
+    """The current time as the store keeps it, from Python: naive UTC, whole seconds (see
+    :mod:`sip2d.storage.models`). ``utcnow`` below is the same moment taken by the database."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 class utcnow(FunctionElement[Any]):

@@ -17,7 +17,7 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import trio
@@ -31,6 +31,7 @@ from sip2d.storage import selfservice
 from sip2d.storage.queries import get_patron_by_barcode
 from sip2d.storage.records import PatronRecord
 from sip2d.storage.runner import DatabaseRunner
+from sip2d.storage.sqltime import stored_now
 from sip2d.web.i18n import mail_language
 
 log = logging.getLogger("sip2d.web")
@@ -66,11 +67,6 @@ class ForgotRequest:
     card: str
     address: str
     language: str
-
-
-def stored_now() -> datetime:
-    """Naive UTC, whole seconds: the storage convention."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 Gettext = Callable[[str], str]

@@ -30,8 +30,9 @@ from sip2d.config import Config, parse_address
 from sip2d.mail.sender import MailMetrics, MailSender
 from sip2d.mail.transport import Transport, make_transport
 from sip2d.storage.runner import DatabaseRunner
+from sip2d.storage.sqltime import stored_now
 from sip2d.web.app import PinPage, build_app, csrf_guard
-from sip2d.web.flows import PinFlows, stored_now
+from sip2d.web.flows import PinFlows
 
 log = logging.getLogger("sip2d.web")
 

@@ -25,7 +25,9 @@ from sip2d.storage.models import (
     kiosk_accounts,
     loan_policies,
     loans,
+    mail_outbox,
     patrons,
+    pin_tokens,
 )
 from tests.cli.conftest import Cli
 
@@ -288,3 +290,23 @@ def test_account_delete(ready: Cli, engine: Engine) -> None:
     assert "no kiosk account" in ready.fails("account", "delete", "kiosk1")
     event = next(e for e in _audit(engine) if e["action"] == "account.delete")
     assert event["subject"] == "account:kiosk1" and PASSWORD not in str(event["detail"])
+
+
+def test_a_new_email_warns_the_old_address_and_revokes_links(ready: Cli, engine: Engine) -> None:
+    """#16 item 4: changing the address at the desk tells the old one and ends live links."""
+    with ready.config.open("a", encoding="utf-8") as config:
+        config.write('\n[web]\nbase_url = "https://library.example"\n')
+    ready.ok("patron", "add", "2001", "--name", "Ada Lovelace", "--email", "ada@example.org")
+    ready.ok("patron", "send-reset-link", "2001")
+    ready.ok("patron", "update", "2001", "--phone", "555-0100")  # no e-mail change: no notice
+    ready.ok("patron", "update", "2001", "--email", "ada@new.example")
+    with engine.connect() as conn:
+        sent = conn.execute(
+            select(mail_outbox.c.kind, mail_outbox.c.to_address).order_by(mail_outbox.c.id)
+        ).all()
+        live = conn.execute(select(pin_tokens.c.id).where(pin_tokens.c.revoked_at.is_(None))).all()
+    assert [tuple(row) for row in sent] == [
+        ("reset_link", "ada@example.org"),
+        ("email_changed", "ada@example.org"),
+    ]
+    assert live == []

@@ -31,7 +31,7 @@ from sip2d.config import Config, MailConfig, WebConfig
 from sip2d.server.build import build_context
 from sip2d.server.daemon import Daemon
 from sip2d.storage.models import mail_outbox
-from sip2d.web.flows import stored_now
+from sip2d.storage.sqltime import stored_now
 from sip2d.web.serve import WebParts
 from tests.server.conftest import ALICE, Running, make_config, seed, start
 

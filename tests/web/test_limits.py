@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from sip2d.storage.connect import open_engine
 from sip2d.storage.models import patrons
-from sip2d.web.flows import stored_now
+from sip2d.storage.sqltime import stored_now
 from tests.server.conftest import ALICE, BOB
 from tests.web.conftest import Page, open_page
 

@@ -21,7 +21,7 @@ from sip2d.config import Argon2Config
 from sip2d.storage import selfservice
 from sip2d.storage.models import patrons
 from sip2d.storage.queries import get_patron_by_barcode
-from sip2d.web.flows import stored_now
+from sip2d.storage.sqltime import stored_now
 from tests.server.conftest import ALICE, start
 from tests.web.conftest import Page, free_port, open_page
 
