@@ -8,7 +8,6 @@ from datetime import datetime
 import click
 
 from sip2d.config import Config, ConfigError, load_config
-from sip2d.storage.sqltime import stored_now
 
 
 @dataclass
@@ -32,5 +31,8 @@ pass_state = click.make_pass_decorator(CliState)
 
 
 def now_utc() -> datetime:
-    """The current time as the store keeps it (:func:`sip2d.storage.sqltime.stored_now`)."""
+    """The current time as the store keeps it (:func:`sip2d.storage.sqltime.stored_now`;
+    imported here, not at the top, so ``import sip2d.cli`` stays free of SQLAlchemy)."""
+    from sip2d.storage.sqltime import stored_now
+
     return stored_now()
