@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
@@ -230,6 +230,12 @@ def live_secret(
             _live(now),  # type: ignore[arg-type]
         )
     ).first()
+    return _holder(conn, keys, row, kind)
+
+
+def _holder(conn: Connection, keys: SelfServiceKeys, row: Any, kind: str) -> PatronRecord | None:
+    """The patron a found secret (``row``: patron_id, state) still belongs to: None when there
+    was no row, the patron is gone, or their PIN record or address changed since it was made."""
     if row is None:
         return None
     patron = get_patron(conn, int(row.patron_id))
@@ -250,10 +256,8 @@ def consume_secret(
         .values(used_at=now)
         .returning(_t.patron_id, _t.state)
     ).first()
-    if row is None:
-        raise SecretGone
-    patron = get_patron(conn, int(row.patron_id))
-    if patron is None or state_for(keys, patron, kind) != row.state:
+    patron = _holder(conn, keys, row, kind)
+    if patron is None:
         raise SecretGone
     return patron
 
